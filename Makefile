@@ -1,0 +1,50 @@
+# Rebuild Tracker — the two commands of the Quick start, and a few helpers.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint format setup db-up db-down db-status clean
+
+run: setup  ## serve the demo on http://127.0.0.1:$(PORT)
+	$(BIN)/rebuild serve --port $(PORT) --prepare
+
+test: setup  ## the whole test suite, against a real local PostGIS
+	$(BIN)/rebuild db up
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y python3-venv || { apt-get update && apt-get install -y python3-venv; }; \
+	  else \
+	    echo "Python's venv module is missing: run 'sudo apt-get install python3-venv', then retry." >&2; \
+	    exit 1; \
+	  fi; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+db-up: setup
+	$(BIN)/rebuild db up
+db-down: setup
+	$(BIN)/rebuild db down
+db-status: setup
+	$(BIN)/rebuild db status
+
+clean:  ## stop the local database and remove the environment (keeps .rebuild data)
+	-$(BIN)/rebuild db down
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,1 @@
+"""Domain, data and PostGIS provisioning for Rebuild Tracker. Never imports FastAPI."""

@@ -1,0 +1,57 @@
+"""Domain errors. Each carries a Chinese and an English message that says what was wrong and
+how to fix it; ``api/errors.py`` maps the classes to HTTP status codes in one table."""
+
+
+class RebuildError(Exception):
+    """Base of every error a user can act on."""
+
+    code = "error"
+
+    def __init__(self, zh: str, en: str, *, field: str | None = None) -> None:
+        super().__init__(en)
+        self.zh = zh
+        self.en = en
+        self.field = field
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"error": self.code, "message": self.zh, "message_en": self.en, "field": self.field}
+
+
+class NotFound(RebuildError):
+    code = "not_found"
+
+
+class InvalidInput(RebuildError):
+    code = "invalid_input"
+
+
+class InvalidGeometry(InvalidInput):
+    code = "invalid_geometry"
+
+
+class OutsideArea(InvalidInput):
+    code = "outside_area"
+
+
+class UnknownCounty(InvalidInput):
+    code = "unknown_county"
+
+
+class InvalidStage(InvalidInput):
+    code = "invalid_stage"
+
+
+class Conflict(RebuildError):
+    code = "conflict"
+
+
+class DuplicateCode(Conflict):
+    code = "duplicate_code"
+
+
+class DatabaseUnavailable(RebuildError):
+    code = "database_unavailable"
+
+
+class LocalDbError(RuntimeError):
+    """The local PostGIS could not be provisioned; the message names the command that fixes it."""

@@ -1,0 +1,419 @@
+"""The project-local PostGIS cluster: found, installed when allowed, created, started, stopped.
+
+With no ``REBUILD_DATABASE_URL`` the project runs its own PostgreSQL server from the machine's
+binaries, in ``<home>/pg`` (``.rebuild/pg`` by default). It listens on a unix socket in a
+directory of its own and on 127.0.0.1 only, on a port derived from the checkout's path, so two
+checkouts on one machine never fight over a port or a socket.
+
+PostgreSQL refuses to run as root. When the project runs as root, the server runs as a system
+user (``postgres`` by default) and the data directory belongs to that user; if that user cannot
+reach the checkout (a checkout under ``/root``, say), the data directory lives under
+``/var/lib/rebuild-tracker/<hash>`` and ``<home>/pg`` is a symlink to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from gis.errors import LocalDbError
+from gis.settings import Settings
+
+SUPERUSER = "rebuild"
+MAIN_DATABASE = "rebuild"
+_PORT_BASE = 54330
+_PORT_SPAN = 1000
+_SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes; leave room for "/.s.PGSQL.NNNNN"
+
+_SERVER_CONF = """
+# --- written by Rebuild Tracker (gis/localdb.py) ---
+listen_addresses = '127.0.0.1'
+unix_socket_permissions = 0700
+logging_collector = off
+shared_buffers = 256MB
+maintenance_work_mem = 512MB
+work_mem = 32MB
+max_wal_size = 4GB
+checkpoint_timeout = 15min
+timezone = 'Asia/Shanghai'
+"""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where the local cluster lives and how to reach it."""
+
+    home: Path
+    datadir: Path
+    sockdir: Path
+    logfile: Path
+    port: int
+    bindir: Path
+    os_user: str | None  # the system user running the server; None: the current user
+
+    def url(self, database: str = MAIN_DATABASE) -> str:
+        """SQLAlchemy URL over the unix socket (trust authentication, socket mode 0700)."""
+        return f"postgresql+psycopg://{SUPERUSER}@/{database}?host={self.sockdir}&port={self.port}"
+
+    def conninfo(self, database: str = MAIN_DATABASE) -> str:
+        return f"host={self.sockdir} port={self.port} user={SUPERUSER} dbname={database}"
+
+
+# --- finding things --------------------------------------------------------------------------
+
+
+def _path_hash(path: Path) -> str:
+    return hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+
+
+def find_bindir(settings: Settings) -> Path | None:
+    """The newest PostgreSQL server binaries on the machine, or the configured ones."""
+    if settings.pg_bindir:
+        return settings.pg_bindir if (settings.pg_bindir / "initdb").exists() else None
+    candidates = [p.parent for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
+    candidates += [p.parent for p in Path("/usr").glob("pgsql-*/bin/initdb")]
+    if candidates:
+        return max(candidates, key=lambda p: _major_from_path(p))
+    on_path = shutil.which("initdb")
+    return Path(on_path).parent if on_path else None
+
+
+def _major_from_path(bindir: Path) -> int:
+    match = re.search(r"(\d+)", str(bindir.parent.name)) or re.search(r"(\d+)", str(bindir))
+    return int(match.group(1)) if match else 0
+
+
+def server_major(bindir: Path) -> int:
+    out = subprocess.run([bindir / "postgres", "--version"], capture_output=True, text=True)
+    match = re.search(r"(\d+)(?:\.\d+)?", out.stdout)
+    if not match:
+        raise LocalDbError(f"Could not read the PostgreSQL version from {bindir / 'postgres'}.")
+    return int(match.group(1))
+
+
+def _sharedir(bindir: Path) -> Path:
+    pg_config = bindir / "pg_config"
+    if pg_config.exists():
+        out = subprocess.run([pg_config, "--sharedir"], capture_output=True, text=True)
+        if out.returncode == 0 and out.stdout.strip():
+            return Path(out.stdout.strip())
+    return Path("/usr/share/postgresql") / str(server_major(bindir))
+
+
+def has_postgis(bindir: Path) -> bool:
+    return (_sharedir(bindir) / "extension" / "postgis.control").exists()
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _apt_install(*packages: str) -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    if subprocess.run(cmd, env=env, capture_output=True).returncode == 0:
+        return
+    subprocess.run(["apt-get", "update"], env=env, capture_output=True)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise LocalDbError(
+            f"apt-get could not install {' '.join(packages)}:\n{done.stderr[-2000:]}\n"
+            "Install the packages by hand, or set REBUILD_DATABASE_URL to an existing PostGIS."
+        )
+
+
+def ensure_binaries(settings: Settings) -> Path:
+    """PostgreSQL server binaries with the PostGIS extension; installs them as root if allowed."""
+    can_install = _is_root() and settings.install_packages and shutil.which("apt-get")
+    bindir = find_bindir(settings)
+    if bindir is None:
+        if not can_install:
+            raise LocalDbError(
+                "PostgreSQL server binaries were not found. On Debian/Ubuntu run "
+                "`sudo apt-get install postgresql postgresql-15-postgis-3` (use your release's "
+                "PostgreSQL major version), set REBUILD_PG_BINDIR to the folder holding initdb, "
+                "or set REBUILD_DATABASE_URL to an existing PostGIS."
+            )
+        _apt_install("postgresql")
+        bindir = find_bindir(settings)
+        if bindir is None:
+            raise LocalDbError("apt-get installed postgresql but initdb is still not found.")
+    if not has_postgis(bindir):
+        package = f"postgresql-{server_major(bindir)}-postgis-3"
+        if not can_install:
+            raise LocalDbError(
+                f"PostGIS is missing for the PostgreSQL server in {bindir}. On Debian/Ubuntu run "
+                f"`sudo apt-get install {package}`, then run the command again "
+                "(or set REBUILD_DATABASE_URL to an existing PostGIS)."
+            )
+        _apt_install(package)
+        if not has_postgis(bindir):
+            raise LocalDbError(f"apt-get installed {package} but postgis.control is missing.")
+    return bindir
+
+
+# --- the cluster's places ---------------------------------------------------------------------
+
+
+def _server_user(settings: Settings) -> str | None:
+    if not _is_root():
+        return None
+    try:
+        pwd.getpwnam(settings.pg_os_user)
+    except KeyError:
+        raise LocalDbError(
+            f"Running as root, the local PostgreSQL must run as another user, but the system user "
+            f"{settings.pg_os_user!r} does not exist. Create it (`useradd --system "
+            f"{settings.pg_os_user}`) or set REBUILD_PG_OS_USER to an existing unprivileged user."
+        ) from None
+    return settings.pg_os_user
+
+
+def _as_server_user(cmd: list[str | Path], os_user: str | None) -> list[str]:
+    args = [str(c) for c in cmd]
+    return ["runuser", "-u", os_user, "--", *args] if os_user else args
+
+
+def _run(cmd: list[str | Path], os_user: str | None, what: str) -> str:
+    done = subprocess.run(
+        _as_server_user(cmd, os_user), capture_output=True, text=True, cwd="/"
+    )
+    if done.returncode != 0:
+        raise LocalDbError(f"{what} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    return done.stdout
+
+
+def _user_can_reach(path: Path, os_user: str) -> bool:
+    probe = subprocess.run(["runuser", "-u", os_user, "--", "test", "-x", str(path)], cwd="/")
+    return probe.returncode == 0
+
+
+def _state_file(settings: Settings) -> Path:
+    return settings.home / "cluster.json"
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _pick_port(home: Path) -> int:
+    start = int(_path_hash(home), 16) % _PORT_SPAN
+    for step in range(_PORT_SPAN):
+        port = _PORT_BASE + (start + step) % _PORT_SPAN
+        if _port_free(port):
+            return port
+    raise LocalDbError(
+        f"No free TCP port in {_PORT_BASE}-{_PORT_BASE + _PORT_SPAN - 1} on 127.0.0.1."
+    )
+
+
+def describe(settings: Settings) -> Cluster:
+    """The cluster's places, from the state file if the cluster exists; no side effects."""
+    home = settings.home.resolve()
+    state = _state_file(settings)
+    saved = json.loads(state.read_text()) if state.exists() else {}
+    bindir = Path(saved["bindir"]) if saved.get("bindir") else find_bindir(settings)
+    sockdir = home / "run"
+    if len(str(sockdir)) > _SOCKET_PATH_MAX - 16:
+        sockdir = Path("/tmp") / f"rebuild-{_path_hash(home)}"
+    datadir = home / "pg"
+    return Cluster(
+        home=home,
+        datadir=datadir,
+        sockdir=Path(saved.get("sockdir", sockdir)),
+        logfile=home / "log" / "postgresql.log",
+        port=int(saved.get("port", 0)) or _PORT_BASE + int(_path_hash(home), 16) % _PORT_SPAN,
+        bindir=bindir or Path("/nonexistent"),
+        os_user=_server_user(settings),
+    )
+
+
+def _save(cluster: Cluster) -> None:
+    state = {k: str(v) for k, v in asdict(cluster).items() if k in ("bindir", "sockdir")}
+    state["port"] = cluster.port
+    (cluster.home / "cluster.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def _prepare_dir(path: Path, os_user: str | None, mode: int = 0o700) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(mode)
+    if os_user:
+        shutil.chown(path, os_user, os_user)
+
+
+def _initdb(cluster: Cluster) -> None:
+    home, user = cluster.home, cluster.os_user
+    home.mkdir(parents=True, exist_ok=True)
+    home.chmod(0o755)
+    datadir = cluster.datadir
+    if user and not _user_can_reach(home, user):
+        # The server user cannot traverse to the checkout (e.g. under /root): keep the data
+        # where it can, and leave a symlink at the usual place.
+        outside = Path("/var/lib/rebuild-tracker") / _path_hash(home)
+        outside.parent.mkdir(parents=True, exist_ok=True)
+        outside.parent.chmod(0o755)
+        if datadir.is_symlink():
+            datadir.unlink()
+        elif datadir.exists():
+            shutil.rmtree(datadir)
+        datadir.symlink_to(outside)
+        datadir = outside
+    if datadir.exists():
+        shutil.rmtree(datadir)  # left by an initdb that failed: it holds no PG_VERSION, no data
+    _prepare_dir(datadir, user)
+    password = secrets.token_urlsafe(18)
+    pwfile = home / "pg-password"
+    pwfile.write_text(password + "\n")
+    pwfile.chmod(0o600)
+    tmp_pw = home / ".initdb-pw"
+    tmp_pw.write_text(password + "\n")
+    if user:
+        shutil.chown(tmp_pw, user, user)
+    try:
+        _run(
+            [
+                cluster.bindir / "initdb",
+                "-D", datadir,
+                "-U", SUPERUSER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={tmp_pw}",
+                "-E", "UTF8",
+                "--locale=C.UTF-8",
+            ],
+            user,
+            "initdb",
+        )  # fmt: skip
+    finally:
+        tmp_pw.unlink(missing_ok=True)
+    with (datadir / "postgresql.conf").open("a") as conf:
+        conf.write(_SERVER_CONF)
+
+
+def is_initialised(cluster: Cluster) -> bool:
+    return (cluster.datadir / "PG_VERSION").exists()
+
+
+def is_running(cluster: Cluster) -> bool:
+    if not cluster.bindir.exists():
+        return False
+    probe = subprocess.run(
+        [cluster.bindir / "pg_isready", "-q", "-h", cluster.sockdir, "-p", str(cluster.port)],
+        capture_output=True,
+    )
+    return probe.returncode == 0
+
+
+def _start(cluster: Cluster) -> Cluster:
+    user = cluster.os_user
+    if not _port_free(cluster.port):
+        cluster = Cluster(**{**asdict(cluster), "port": _pick_port(cluster.home)})
+    _prepare_dir(cluster.sockdir, user)
+    _prepare_dir(cluster.logfile.parent, user, mode=0o755)
+    _run(
+        [
+            cluster.bindir / "pg_ctl", "start", "-w", "-t", "60",
+            "-D", cluster.datadir,
+            "-l", cluster.logfile,
+            "-o", f"-p {cluster.port} -k {cluster.sockdir}",
+        ],
+        user,
+        f"Starting PostgreSQL (log: {cluster.logfile})",
+    )  # fmt: skip
+    _save(cluster)
+    return cluster
+
+
+def up(settings: Settings) -> Cluster:
+    """Make sure the local cluster exists, runs, and has the main database with PostGIS."""
+    bindir = ensure_binaries(settings)
+    cluster = describe(settings)
+    if cluster.bindir != bindir and not is_initialised(cluster):
+        cluster = Cluster(**{**asdict(cluster), "bindir": bindir})
+    if not is_initialised(cluster):
+        cluster = Cluster(**{**asdict(cluster), "port": _pick_port(cluster.home)})
+        _initdb(cluster)
+        _save(cluster)
+    if not is_running(cluster):
+        cluster = _start(cluster)
+    ensure_database(cluster, MAIN_DATABASE)
+    return cluster
+
+
+def down(settings: Settings) -> bool:
+    """Stop the local cluster; returns whether a server was running."""
+    cluster = describe(settings)
+    if not is_initialised(cluster) or not is_running(cluster):
+        return False
+    _run(
+        [cluster.bindir / "pg_ctl", "stop", "-w", "-m", "fast", "-D", cluster.datadir],
+        cluster.os_user,
+        "Stopping PostgreSQL",
+    )
+    return True
+
+
+def status(settings: Settings) -> dict[str, object]:
+    """What a person needs to see about the local cluster."""
+    cluster = describe(settings)
+    running = is_initialised(cluster) and is_running(cluster)
+    return {
+        "datadir": str(cluster.datadir.resolve() if cluster.datadir.exists() else cluster.datadir),
+        "initialised": is_initialised(cluster),
+        "running": running,
+        "port": cluster.port,
+        "socket_dir": str(cluster.sockdir),
+        "server_user": cluster.os_user or pwd.getpwuid(os.geteuid()).pw_name,
+        "log": str(cluster.logfile),
+        "url": cluster.url() if running else None,
+    }
+
+
+# --- databases inside the cluster -------------------------------------------------------------
+
+
+def _connect(cluster: Cluster, database: str = "postgres") -> psycopg.Connection:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return psycopg.connect(cluster.conninfo(database), autocommit=True)
+        except psycopg.OperationalError:
+            # Right after `pg_ctl start -w` the server accepts connections; this loop only covers
+            # the rare case of a server still finishing crash recovery.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def ensure_database(cluster: Cluster, name: str) -> str:
+    """Create database ``name`` with PostGIS if it does not exist; return its URL."""
+    with _connect(cluster) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with _connect(cluster, name) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    return cluster.url(name)
+
+
+def drop_database(cluster: Cluster, name: str) -> None:
+    with _connect(cluster) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -1,0 +1,165 @@
+"""SQLAlchemy 2 typed models. The migration in ``gis/migrations`` is the source of truth for the
+schema (checks, triggers, indexes); these models describe the same tables for queries."""
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from gis.crs import STORAGE_SRID
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: DateTime(timezone=True)}
+
+
+PERSONAL = {"personal": True}  # column info flag: personal data, hidden from most roles
+
+
+class Layer(Base):
+    __tablename__ = "layers"
+
+    layer: Mapped[str] = mapped_column(Text, primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+
+
+class AssetKind(Base):
+    __tablename__ = "asset_kinds"
+
+    layer: Mapped[str] = mapped_column(ForeignKey("layers.layer"), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+
+
+class Stage(Base):
+    __tablename__ = "stages"
+
+    stage: Mapped[str] = mapped_column(Text, primary_key=True)
+    ordinal: Mapped[int] = mapped_column(SmallInteger, unique=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+
+
+class County(Base):
+    __tablename__ = "counties"
+
+    adcode: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    name_en: Mapped[str] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False)
+    )
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(Text, unique=True)
+    layer: Mapped[str] = mapped_column(ForeignKey("layers.layer"))
+    kind: Mapped[str] = mapped_column(Text)
+    batch: Mapped[int | None] = mapped_column(SmallInteger)
+    county_adcode: Mapped[str] = mapped_column(ForeignKey("counties.adcode"))
+    town: Mapped[str | None] = mapped_column(Text)
+    village: Mapped[str | None] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("GEOMETRY", srid=STORAGE_SRID, spatial_index=False)
+    )
+    households: Mapped[int | None] = mapped_column(SmallInteger)
+    planned_investment_wan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    funds_secured_wan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    poverty_alleviated_area: Mapped[bool] = mapped_column(default=False)
+    worst_hit_area: Mapped[bool] = mapped_column(default=False)
+    householder_name: Mapped[str | None] = mapped_column(Text, info=PERSONAL)
+    householder_phone: Mapped[str | None] = mapped_column(Text, info=PERSONAL)
+    stage: Mapped[str] = mapped_column(ForeignKey("stages.stage"), default="not_started")
+    percent: Mapped[int] = mapped_column(SmallInteger, default=0)
+    stage_observed_at: Mapped[dt.datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class AssetEvent(Base):
+    __tablename__ = "asset_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"))
+    stage: Mapped[str] = mapped_column(ForeignKey("stages.stage"))
+    percent: Mapped[int] = mapped_column(SmallInteger)
+    observed_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reporter_geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False)
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    photos: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+
+
+class Milestone(Base):
+    __tablename__ = "milestones"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    label_zh: Mapped[str] = mapped_column(Text)
+    label_en: Mapped[str] = mapped_column(Text)
+
+
+class Deadline(Base):
+    __tablename__ = "deadlines"
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    rule: Mapped[str] = mapped_column(Text, unique=True)
+    layer: Mapped[str] = mapped_column(ForeignKey("layers.layer"))
+    kind: Mapped[str | None] = mapped_column(Text)
+    batch: Mapped[int | None] = mapped_column(SmallInteger)
+    stage: Mapped[str] = mapped_column(ForeignKey("stages.stage"))
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    due_milestone: Mapped[str | None] = mapped_column(ForeignKey("milestones.name"))
+    label_zh: Mapped[str] = mapped_column(Text)
+    label_en: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    username: Mapped[str] = mapped_column(Text, unique=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class UserCounty(Base):
+    __tablename__ = "user_counties"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    county_adcode: Mapped[str] = mapped_column(ForeignKey("counties.adcode"), primary_key=True)
+
+
+def personal_columns() -> list[str]:
+    """Names of asset columns holding householders' personal data."""
+    return [c.name for c in Asset.__table__.columns if c.info.get("personal")]

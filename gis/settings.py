@@ -1,0 +1,43 @@
+"""Configuration, read from the environment with the ``REBUILD_`` prefix."""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything the service, the CLI and the tests can be told from outside."""
+
+    model_config = SettingsConfigDict(env_prefix="REBUILD_", env_file=None, extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of an existing PostGIS. Unset: the project runs its own.",
+    )
+    home: Path = Field(
+        default=PROJECT_ROOT / ".rebuild",
+        description="Project-local state: the local PostGIS cluster, its socket and log.",
+    )
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Reference data.")
+    pg_bindir: Path | None = Field(
+        default=None, description="PostgreSQL binaries; found automatically when unset."
+    )
+    pg_os_user: str = Field(
+        default="postgres",
+        description="System user that runs the local cluster when the project runs as root.",
+    )
+    install_packages: bool = Field(
+        default=True,
+        description="As root on Debian/Ubuntu, install PostGIS with apt-get when it is missing.",
+    )
+    demo_seed: int = 20210720
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @cached_property
+    def counties_file(self) -> Path:
+        return self.data_dir / "xinxiang_counties.geojson"
