@@ -188,9 +188,7 @@ def _as_server_user(cmd: list[str | Path], os_user: str | None) -> list[str]:
 
 
 def _run(cmd: list[str | Path], os_user: str | None, what: str) -> str:
-    done = subprocess.run(
-        _as_server_user(cmd, os_user), capture_output=True, text=True, cwd="/"
-    )
+    done = subprocess.run(_as_server_user(cmd, os_user), capture_output=True, text=True, cwd="/")
     if done.returncode != 0:
         raise LocalDbError(f"{what} failed:\n{(done.stdout + done.stderr)[-3000:]}")
     return done.stdout
@@ -416,4 +414,6 @@ def ensure_database(cluster: Cluster, name: str) -> str:
 
 def drop_database(cluster: Cluster, name: str) -> None:
     with _connect(cluster) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

@@ -9,9 +9,7 @@ from gis.settings import Settings
 def load_reference(engine: Engine, settings: Settings) -> None:
     """County boundaries and deadlines, from ``data/``, through the product's loaders."""
     with db.transaction(engine) as session:
-        loaders.load_counties(
-            session, settings.counties_file, settings.data_dir / "counties.toml"
-        )
+        loaders.load_counties(session, settings.counties_file, settings.data_dir / "counties.toml")
         loaders.load_deadlines(session, settings.data_dir / "deadlines.toml")
 
 

@@ -33,7 +33,11 @@ LAYERS: dict[str, LayerTerm] = {
             "SL",
         ),
         LayerTerm(
-            "roads", "水毁农村公路", "Flood-damaged rural roads", ("LineString", "MultiLineString"), "GL"
+            "roads",
+            "水毁农村公路",
+            "Flood-damaged rural roads",
+            ("LineString", "MultiLineString"),
+            "GL",
         ),
     )
 }
@@ -41,7 +45,11 @@ LAYERS: dict[str, LayerTerm] = {
 KINDS: dict[str, tuple[Term, ...]] = {
     "houses": (
         Term("general_repair", "一般损坏房屋加固修缮", "Generally damaged house: repair"),
-        Term("self_rebuild", "倒塌和严重损坏房屋村民自建", "Collapsed or severely damaged: self-rebuild"),
+        Term(
+            "self_rebuild",
+            "倒塌和严重损坏房屋村民自建",
+            "Collapsed or severely damaged: self-rebuild",
+        ),
         Term("resettlement_site", "政府统建安置区", "Government-built resettlement site"),
     ),
     "water_works": (

@@ -1,0 +1,50 @@
+"""The FastAPI application: ``create_app(settings)``; ``app`` for ``uvicorn api.main:app``."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import assets, health, ogc, pages
+from gis import db
+from gis.settings import Settings
+
+DESCRIPTION = """
+灾后重建进度追踪 — 新乡市水毁农房、水利设施、农村公路重建进度与汛期前节点。
+
+Post-flood reconstruction tracker for Xinxiang: damaged rural houses, water works and rural
+roads, with their repair progress against the city's flood-season deadlines. Layers are served
+as OGC API Features under `/ogc` (open them in QGIS or GDAL).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = db.make_engine(db.database_url(settings))
+        app.state.engine = engine
+        app.state.sessions = db.session_factory(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Rebuild Tracker 灾后重建进度追踪",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    for module in (health, ogc, assets, pages):
+        app.include_router(module.router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn api.main:app` builds the app on first access, not at import time, so that
+    # importing this module (tests, the CLI) never touches the database.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

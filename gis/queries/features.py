@@ -1,0 +1,188 @@
+"""GeoJSON built inside PostGIS: one query returns a page of features as JSON text.
+
+PostGIS 3.3 lacks ``ST_AsGeoJSON(record, id_column)``, so features are assembled with
+``json_build_object``. Coordinates are CRS84 (lon, lat) with 7 decimals (about 1 cm).
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import NotFound, UnknownCounty
+from gis.vocab import LAYERS
+
+GEOJSON_DECIMALS = 7
+
+# Public properties of an asset. Householders' personal data (models.personal_columns) is never
+# part of this list: it is served only to roles allowed to see it.
+ASSET_PROPERTIES = """
+    json_build_object(
+        'code', a.code,
+        'layer', a.layer,
+        'kind', a.kind,
+        'kind_zh', k.name_zh,
+        'batch', a.batch,
+        'county_adcode', a.county_adcode,
+        'county_zh', c.name_zh,
+        'town', a.town,
+        'village', a.village,
+        'name', a.name,
+        'households', a.households,
+        'planned_investment_wan', a.planned_investment_wan,
+        'funds_secured_wan', a.funds_secured_wan,
+        'poverty_alleviated_area', a.poverty_alleviated_area,
+        'worst_hit_area', a.worst_hit_area,
+        'stage', a.stage,
+        'stage_zh', s.name_zh,
+        'percent', a.percent,
+        'stage_observed_at', a.stage_observed_at,
+        'version', a.version,
+        'updated_at', a.updated_at
+    )
+"""
+
+ASSET_JOINS = """
+    JOIN asset_kinds k ON k.layer = a.layer AND k.kind = a.kind
+    JOIN counties c ON c.adcode = a.county_adcode
+    JOIN stages s ON s.stage = a.stage
+"""
+
+ASSET_FEATURE = f"""
+    json_build_object(
+        'type', 'Feature',
+        'id', a.id,
+        'geometry', ST_AsGeoJSON(a.geom, {GEOJSON_DECIMALS})::json,
+        'properties', {ASSET_PROPERTIES}
+    )
+"""
+
+COUNTY_FEATURE = f"""
+    json_build_object(
+        'type', 'Feature',
+        'id', c.adcode,
+        'geometry', ST_AsGeoJSON(c.geom, {GEOJSON_DECIMALS})::json,
+        'properties', json_build_object(
+            'adcode', c.adcode, 'name_zh', c.name_zh, 'name_en', c.name_en
+        )
+    )
+"""
+
+
+@dataclass(frozen=True)
+class FeaturePage:
+    """A page of features as a JSON array (text), and how many features match in all."""
+
+    features_json: str
+    number_matched: int
+    number_returned: int
+
+
+def check_county(session: Session, adcode: str) -> None:
+    """Raise UnknownCounty unless ``adcode`` is one of the loaded counties."""
+    known = session.execute(text("SELECT adcode, name_zh FROM counties ORDER BY adcode")).all()
+    if adcode not in {row.adcode for row in known}:
+        choices = "，".join(f"{row.adcode} {row.name_zh}" for row in known)
+        raise UnknownCounty(
+            f"县区代码 {adcode} 不存在。可用的县区代码：{choices}",
+            f"Unknown county adcode {adcode}. Use one of: "
+            + ", ".join(row.adcode for row in known),
+            field="county",
+        )
+
+
+def asset_page(
+    session: Session, *, layer: str, county: str | None, limit: int, offset: int
+) -> FeaturePage:
+    """Assets of one layer, optionally in one county, ordered by id."""
+    if layer not in LAYERS:
+        raise NotFound(f"图层 {layer} 不存在", f"No layer {layer!r}; use one of {list(LAYERS)}.")
+    if county is not None:
+        check_county(session, county)
+    params = {"layer": layer, "county": county, "limit": limit, "offset": offset}
+    where = "a.layer = :layer AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)"
+    matched = session.execute(
+        text(f"SELECT count(*) FROM assets a WHERE {where}"), params
+    ).scalar_one()
+    row = session.execute(
+        text(
+            f"""
+            WITH page AS (
+                SELECT a.* FROM assets a WHERE {where} ORDER BY a.id LIMIT :limit OFFSET :offset
+            )
+            SELECT coalesce(json_agg({ASSET_FEATURE} ORDER BY a.id), '[]'::json)::text, count(*)
+              FROM page a {ASSET_JOINS}
+            """
+        ),
+        params,
+    ).one()
+    return FeaturePage(row[0], matched, row[1])
+
+
+def county_page(session: Session, *, county: str | None, limit: int, offset: int) -> FeaturePage:
+    """County boundaries, ordered by adcode."""
+    if county is not None:
+        check_county(session, county)
+    params = {"county": county, "limit": limit, "offset": offset}
+    where = "CAST(:county AS text) IS NULL OR c.adcode = :county"
+    matched = session.execute(
+        text(f"SELECT count(*) FROM counties c WHERE {where}"), params
+    ).scalar_one()
+    row = session.execute(
+        text(
+            f"""
+            WITH page AS (
+                SELECT * FROM counties c WHERE {where} ORDER BY adcode LIMIT :limit OFFSET :offset
+            )
+            SELECT coalesce(json_agg({COUNTY_FEATURE} ORDER BY c.adcode), '[]'::json)::text,
+                   count(*)
+              FROM page c
+            """
+        ),
+        params,
+    ).one()
+    return FeaturePage(row[0], matched, row[1])
+
+
+def asset_feature(session: Session, asset_id: int, *, layer: str | None = None) -> tuple[str, int]:
+    """One asset as a GeoJSON Feature (text) and its version, for the ETag."""
+    row = session.execute(
+        text(
+            f"SELECT {ASSET_FEATURE}::text, a.version FROM assets a {ASSET_JOINS} "
+            "WHERE a.id = :id AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)"
+        ),
+        {"id": asset_id, "layer": layer},
+    ).first()
+    if row is None:
+        where_zh = f"图层 {layer} 中" if layer else ""
+        raise NotFound(
+            f"{where_zh}编号为 {asset_id} 的项目不存在，请核对编号或在地图上重新查找。",
+            f"No asset with id {asset_id}{f' in {layer}' if layer else ''}. Check the id, "
+            "or find the asset on the map again.",
+            field="id",
+        )
+    return row[0], row[1]
+
+
+def county_feature(session: Session, adcode: str) -> str:
+    """One county boundary as a GeoJSON Feature (text)."""
+    body = session.execute(
+        text(f"SELECT {COUNTY_FEATURE}::text FROM counties c WHERE c.adcode = :adcode"),
+        {"adcode": adcode},
+    ).scalar_one_or_none()
+    if body is None:
+        raise NotFound(
+            f"县区代码 {adcode} 不存在", f"No county with adcode {adcode!r}.", field="feature_id"
+        )
+    return body
+
+
+def area_bbox(session: Session) -> list[float]:
+    """[minlon, minlat, maxlon, maxlat] of all loaded counties (CRS84)."""
+    row = session.execute(
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            "FROM (SELECT ST_Extent(geom) AS e FROM counties) x"
+        )
+    ).one()
+    return [round(v, 6) for v in row] if row[0] is not None else []
