@@ -1,4 +1,7 @@
-"""Domain errors -> HTTP responses, in one table. Every body says what was wrong and how to fix it."""
+"""Domain errors -> HTTP responses, in one table.
+
+Every body says what was wrong and how to fix it, in Chinese (``message``) and English.
+"""
 
 import logging
 

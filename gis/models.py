@@ -4,6 +4,7 @@ schema (checks, triggers, indexes); these models describe the same tables for qu
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Any, ClassVar
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -25,7 +26,7 @@ from gis.crs import STORAGE_SRID
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dt.datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: DateTime(timezone=True)}
 
 
 PERSONAL = {"personal": True}  # column info flag: personal data, hidden from most roles
