@@ -6,9 +6,9 @@ directory of its own and on 127.0.0.1 only, on a port derived from the checkout'
 checkouts on one machine never fight over a port or a socket.
 
 PostgreSQL refuses to run as root. When the project runs as root, the server runs as a system
-user (``postgres`` by default) and the data directory belongs to that user; if that user cannot
-reach the checkout (a checkout under ``/root``, say), the data directory lives under
-``/var/lib/rebuild-tracker/<hash>`` and ``<home>/pg`` is a symlink to it.
+user (``postgres`` by default) and its data, socket and log directories belong to that user; if
+that user cannot reach the checkout (a checkout under ``/root``, say), they live under
+``/var/lib/rebuild-tracker/<hash of the checkout path>`` instead. ``rebuild db status`` shows where.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -223,29 +224,43 @@ def _pick_port(home: Path) -> int:
     )
 
 
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def describe(settings: Settings) -> Cluster:
     """The cluster's places, from the state file if the cluster exists; no side effects."""
     home = settings.home.resolve()
     state = _state_file(settings)
     saved = json.loads(state.read_text()) if state.exists() else {}
-    bindir = Path(saved["bindir"]) if saved.get("bindir") else find_bindir(settings)
-    sockdir = home / "run"
+    os_user = _server_user(settings)
+    if "datadir" in saved:
+        base = Path(saved["datadir"]).parent
+    elif os_user and not _user_can_reach(_nearest_existing(home), os_user):
+        # The server user cannot traverse to the checkout: keep its files where it can.
+        base = Path("/var/lib/rebuild-tracker") / _path_hash(home)
+    else:
+        base = home
+    sockdir = base / "run"
     if len(str(sockdir)) > _SOCKET_PATH_MAX - 16:
         sockdir = Path("/tmp") / f"rebuild-{_path_hash(home)}"
-    datadir = home / "pg"
+    bindir = Path(saved["bindir"]) if saved.get("bindir") else find_bindir(settings)
     return Cluster(
         home=home,
-        datadir=datadir,
+        datadir=Path(saved.get("datadir", base / "pg")),
         sockdir=Path(saved.get("sockdir", sockdir)),
-        logfile=home / "log" / "postgresql.log",
+        logfile=Path(saved.get("logfile", base / "log" / "postgresql.log")),
         port=int(saved.get("port", 0)) or _PORT_BASE + int(_path_hash(home), 16) % _PORT_SPAN,
         bindir=bindir or Path("/nonexistent"),
-        os_user=_server_user(settings),
+        os_user=os_user,
     )
 
 
 def _save(cluster: Cluster) -> None:
-    state = {k: str(v) for k, v in asdict(cluster).items() if k in ("bindir", "sockdir")}
+    keep = ("bindir", "datadir", "sockdir", "logfile")
+    state = {k: str(v) for k, v in asdict(cluster).items() if k in keep}
     state["port"] = cluster.port
     (cluster.home / "cluster.json").write_text(json.dumps(state, indent=2) + "\n")
 
@@ -258,22 +273,11 @@ def _prepare_dir(path: Path, os_user: str | None, mode: int = 0o700) -> None:
 
 
 def _initdb(cluster: Cluster) -> None:
-    home, user = cluster.home, cluster.os_user
+    home, user, datadir = cluster.home, cluster.os_user, cluster.datadir
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o755)
-    datadir = cluster.datadir
-    if user and not _user_can_reach(home, user):
-        # The server user cannot traverse to the checkout (e.g. under /root): keep the data
-        # where it can, and leave a symlink at the usual place.
-        outside = Path("/var/lib/rebuild-tracker") / _path_hash(home)
-        outside.parent.mkdir(parents=True, exist_ok=True)
-        outside.parent.chmod(0o755)
-        if datadir.is_symlink():
-            datadir.unlink()
-        elif datadir.exists():
-            shutil.rmtree(datadir)
-        datadir.symlink_to(outside)
-        datadir = outside
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    datadir.parent.chmod(0o755)
     if datadir.exists():
         shutil.rmtree(datadir)  # left by an initdb that failed: it holds no PG_VERSION, no data
     _prepare_dir(datadir, user)
@@ -281,8 +285,10 @@ def _initdb(cluster: Cluster) -> None:
     pwfile = home / "pg-password"
     pwfile.write_text(password + "\n")
     pwfile.chmod(0o600)
-    tmp_pw = home / ".initdb-pw"
-    tmp_pw.write_text(password + "\n")
+    fd, tmp_name = tempfile.mkstemp(prefix="rebuild-initdb-")
+    tmp_pw = Path(tmp_name)
+    os.write(fd, (password + "\n").encode())
+    os.close(fd)
     if user:
         shutil.chown(tmp_pw, user, user)
     try:
