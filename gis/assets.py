@@ -25,7 +25,14 @@ from gis.errors import (
     RebuildError,
 )
 from gis.queries.features import check_county
-from gis.vocab import KINDS, LAYERS, ROAD_BATCHES, STAGE_FULL_PERCENT, STAGE_ORDER, STAGE_ZERO_PERCENT
+from gis.vocab import (
+    KINDS,
+    LAYERS,
+    ROAD_BATCHES,
+    STAGE_FULL_PERCENT,
+    STAGE_ORDER,
+    STAGE_ZERO_PERCENT,
+)
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,39}$")
 
@@ -81,7 +88,9 @@ def _check_vocabulary(asset: AssetNew) -> None:
         )
     if asset.households is not None and asset.kind != "resettlement_site":
         raise InvalidInput(
-            "只有安置区填写安置户数", "Only resettlement sites have a household count.", "households"
+            "只有安置区填写安置户数",
+            "Only resettlement sites have a household count.",
+            "households",
         )
     if not asset.name or not asset.name.strip():
         raise InvalidInput("请填写项目名称", "The asset needs a name.", field="name")
@@ -106,7 +115,9 @@ def check_stage(stage: str, percent: int) -> None:
         )
     if not 0 <= percent <= 100:
         raise InvalidStage(
-            f"完成百分比 {percent} 应在 0 到 100 之间", f"Percent {percent} must be 0-100.", "percent"
+            f"完成百分比 {percent} 应在 0 到 100 之间",
+            f"Percent {percent} must be 0-100.",
+            "percent",
         )
     if stage in STAGE_ZERO_PERCENT and percent != 0:
         raise InvalidStage(
@@ -114,7 +125,9 @@ def check_stage(stage: str, percent: int) -> None:
         )
     if stage in STAGE_FULL_PERCENT and percent != 100:
         raise InvalidStage(
-            f"阶段 {stage} 已完工，完成百分比应为 100", f"Stage {stage} means percent 100.", "percent"
+            f"阶段 {stage} 已完工，完成百分比应为 100",
+            f"Stage {stage} means percent 100.",
+            "percent",
         )
 
 
@@ -122,7 +135,9 @@ def check_geometry(geom: BaseGeometry | None, layer: str) -> None:
     """Raise InvalidGeometry unless ``geom`` is a valid lon/lat geometry of a type ``layer`` takes."""
     if geom is None or geom.is_empty:
         raise InvalidGeometry(
-            "缺少位置或几何为空，请在地图上标出位置", "The geometry is missing or empty.", "geometry"
+            "缺少位置或几何为空，请在地图上标出位置",
+            "The geometry is missing or empty.",
+            "geometry",
         )
     allowed = LAYERS[layer].geometry_types
     if geom.geom_type not in allowed:
@@ -133,9 +148,13 @@ def check_geometry(geom: BaseGeometry | None, layer: str) -> None:
         )
     minx, miny, maxx, maxy = geom.bounds
     if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        # Latitude first is the commonest slip: Xinxiang's (35, 114) reads as latitude 114.
+        swapped = 34 < minx <= maxx < 37 and 112 < miny <= maxy < 116
         raise InvalidGeometry(
-            "坐标应为 WGS84 经纬度（经度在前），如 114.07, 35.30；请勿使用投影坐标（米）",
-            "Coordinates must be WGS84 longitude, latitude (EPSG:4326), e.g. 114.07, 35.30 - "
+            ("经纬度可能写反了：" if swapped else "")
+            + "坐标应为 WGS84 经纬度（经度在前），如 114.07, 35.30；请勿使用投影坐标（米）",
+            ("Longitude and latitude look swapped. " if swapped else "")
+            + "Coordinates must be WGS84 longitude, latitude (EPSG:4326), e.g. 114.07, 35.30 - "
             "not projected metres.",
             field="geometry",
         )
@@ -164,9 +183,8 @@ def check_inside_county(session: Session, geom: BaseGeometry, adcode: str) -> No
         return
     x, y = geom.representative_point().coords[0]
     if not rows:
-        swapped = " 经纬度可能写反了（应经度在前）。" if 34 < x < 36.5 and 112 < y < 116 else ""
         raise OutsideArea(
-            f"位置 ({x:.5f}, {y:.5f}) 不在新乡市范围内。{swapped}请核对坐标后重试",
+            f"位置 ({x:.5f}, {y:.5f}) 不在新乡市范围内。请核对坐标（经度在前）后重试",
             f"The location ({x:.5f}, {y:.5f}) is outside Xinxiang. Check the coordinates "
             "(longitude first) and retry.",
             field="geometry",
@@ -235,7 +253,8 @@ def _translate(exc: IntegrityError, asset: AssetNew) -> RebuildError:
         )
     if constraint == "assets_inside_county":
         return OutsideArea(
-            f"位置不在所填县区 {asset.county_adcode} 内", "The geometry is outside its county.",
+            f"位置不在所填县区 {asset.county_adcode} 内",
+            "The geometry is outside its county.",
             field="geometry",
         )
     return InvalidInput(

@@ -7,7 +7,7 @@ class RebuildError(Exception):
 
     code = "error"
 
-    def __init__(self, zh: str, en: str, *, field: str | None = None) -> None:
+    def __init__(self, zh: str, en: str, field: str | None = None) -> None:
         super().__init__(en)
         self.zh = zh
         self.en = en

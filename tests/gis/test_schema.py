@@ -74,9 +74,7 @@ def test_database_refuses(connection: Connection, constraint: str, overrides: di
 
 def test_invalid_polygon_is_refused(connection: Connection) -> None:
     bowtie = "POLYGON((114.06 35.39, 114.08 35.41, 114.08 35.39, 114.06 35.41, 114.06 35.39))"
-    _refused(
-        connection, "assets_geom_valid", layer="water_works", kind="reservoir", wkt=bowtie
-    )
+    _refused(connection, "assets_geom_valid", layer="water_works", kind="reservoir", wkt=bowtie)
 
 
 def test_duplicate_code_is_refused(connection: Connection) -> None:

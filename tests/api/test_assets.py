@@ -1,0 +1,56 @@
+"""GET /assets/{id}: one asset with its current state and an ETag carrying its version."""
+
+from fastapi.testclient import TestClient
+from shapely.geometry import Point
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.assets import AssetNew, create_asset
+
+
+def _house(session: Session) -> int:
+    return create_asset(
+        session,
+        asset_in=AssetNew(
+            code="FW-410782-70001",
+            layer="houses",
+            kind="resettlement_site",
+            county_adcode="410782",
+            name="测试安置区",
+            geometry=Point(113.75, 35.55),
+            households=120,
+        ),
+    )
+
+
+def test_asset_with_etag(client: TestClient, session: Session) -> None:
+    asset_id = _house(session)
+    response = client.get(f"/assets/{asset_id}")
+    assert response.status_code == 200
+    assert response.headers["etag"] == '"1"'
+    body = response.json()
+    assert body["id"] == asset_id
+    assert body["properties"]["households"] == 120
+    assert body["properties"]["version"] == 1
+
+
+def test_etag_follows_the_version(client: TestClient, session: Session) -> None:
+    asset_id = _house(session)
+    session.execute(text("UPDATE assets SET version = version + 1 WHERE id = :i"), {"i": asset_id})
+    response = client.get(f"/assets/{asset_id}", headers={"If-None-Match": '"1"'})
+    assert response.status_code == 200
+    assert response.headers["etag"] == '"2"'
+    unchanged = client.get(f"/assets/{asset_id}", headers={"If-None-Match": '"2"'})
+    assert unchanged.status_code == 304
+
+
+def test_unknown_asset_is_a_clear_404(client: TestClient) -> None:
+    response = client.get("/assets/999999999")
+    assert response.status_code == 404
+    assert "999999999" in response.json()["message"]
+
+
+def test_bad_asset_id_is_a_clear_422(client: TestClient) -> None:
+    response = client.get("/assets/abc")
+    assert response.status_code == 422
+    assert response.json()["message"].startswith("请求参数有误")

@@ -1,0 +1,27 @@
+import re
+
+from fastapi.testclient import TestClient
+
+
+def test_healthz_checks_the_database(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["postgis"].startswith("3.")
+    assert body["counties"] == 12
+    assert body["schema_revision"] == "0001"
+
+
+def test_docs_and_openapi_are_served(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/healthz", "/assets/{asset_id}", "/ogc/collections/{collection_id}/items"} <= set(
+        paths
+    )
+
+
+def test_index_page_is_chinese_first_and_offline(client: TestClient) -> None:
+    page = client.get("/").text
+    assert "灾后重建进度追踪" in page
+    assert not re.search(r"""(src|href)=["']https?://""", page), "page loads something remote"

@@ -1,0 +1,143 @@
+"""OGC API Features: counties and the three layers as GeoJSON, filtered by county, paged."""
+
+from dataclasses import replace
+
+import pytest
+from fastapi.testclient import TestClient
+from shapely.geometry import LineString, Point, shape
+from sqlalchemy.orm import Session
+
+from gis.assets import AssetNew, create_asset
+from gis.models import personal_columns
+
+HOUSE = AssetNew(
+    code="FW-410781-80001",
+    layer="houses",
+    kind="general_repair",
+    county_adcode="410781",
+    name="测试住房",
+    geometry=Point(114.07, 35.40),
+    householder_name="李某",
+    householder_phone="13900000001",
+)
+
+
+@pytest.fixture
+def assets(session: Session) -> dict[str, int]:
+    """Three houses (two in 卫辉市, one in 辉县市), a road and a levee."""
+    made = {
+        "weihui_1": HOUSE,
+        "weihui_2": replace(HOUSE, code="FW-410781-80002", geometry=Point(114.08, 35.41)),
+        "huixian": replace(
+            HOUSE, code="FW-410782-80001", county_adcode="410782", geometry=Point(113.75, 35.55)
+        ),
+        "road": replace(
+            HOUSE, code="GL-410781-80001", layer="roads", kind="county_road", batch=1,
+            geometry=LineString([(114.06, 35.40), (114.07, 35.41)]),
+            householder_name=None, householder_phone=None,
+        ),
+        "levee": replace(
+            HOUSE, code="SL-410781-80001", layer="water_works", kind="levee",
+            geometry=LineString([(114.06, 35.39), (114.07, 35.40)]),
+            householder_name=None, householder_phone=None,
+        ),
+    }  # fmt: skip
+    return {key: create_asset(session, asset_in=a) for key, a in made.items()}
+
+
+def test_counties_are_the_twelve_real_boundaries(client: TestClient) -> None:
+    response = client.get("/ogc/collections/counties/items")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/geo+json")
+    body = response.json()
+    assert body["type"] == "FeatureCollection"
+    assert body["numberMatched"] == body["numberReturned"] == 12
+    ids = [f["id"] for f in body["features"]]
+    assert ids == sorted(ids) and ids[0] == "410702" and ids[-1] == "410783"
+    weihui = next(f for f in body["features"] if f["id"] == "410781")
+    assert weihui["properties"]["name_zh"] == "卫辉市"
+    assert shape(weihui["geometry"]).contains(Point(114.07, 35.40))
+
+
+def test_layer_items_filter_by_county(client: TestClient, assets: dict[str, int]) -> None:
+    weihui = client.get("/ogc/collections/houses/items", params={"county": "410781"}).json()
+    assert {f["id"] for f in weihui["features"]} == {assets["weihui_1"], assets["weihui_2"]}
+    assert weihui["numberMatched"] == 2
+    huixian = client.get("/ogc/collections/houses/items", params={"county": "410782"}).json()
+    assert [f["id"] for f in huixian["features"]] == [assets["huixian"]]
+    roads = client.get("/ogc/collections/roads/items", params={"county": "410781"}).json()
+    assert [f["geometry"]["type"] for f in roads["features"]] == ["LineString"]
+    assert roads["features"][0]["properties"]["batch"] == 1
+    water = client.get("/ogc/collections/water_works/items").json()
+    assert [f["properties"]["kind_zh"] for f in water["features"]] == ["河道堤防"]
+
+
+def test_items_carry_state_but_no_personal_data(client: TestClient, assets: dict[str, int]) -> None:
+    feature = client.get("/ogc/collections/houses/items").json()["features"][0]
+    props = feature["properties"]
+    assert props["stage"] == "not_started" and props["stage_zh"] == "未开工"
+    assert props["county_zh"] == "卫辉市"
+    assert feature["geometry"] == {"type": "Point", "coordinates": [114.07, 35.4]}
+    assert not set(personal_columns()) & set(props)
+    assert "李某" not in client.get("/ogc/collections/houses/items").text
+
+
+def test_paging_with_links(client: TestClient, assets: dict[str, int]) -> None:
+    first = client.get("/ogc/collections/houses/items", params={"limit": 2}).json()
+    assert first["numberMatched"] == 3 and first["numberReturned"] == 2
+    links = {link["rel"]: link["href"] for link in first["links"]}
+    assert "prev" not in links
+    second = client.get(links["next"]).json()
+    assert second["numberReturned"] == 1
+    assert {link["rel"] for link in second["links"]} == {"self", "prev"}
+    seen = [f["id"] for f in first["features"] + second["features"]]
+    assert sorted(seen) == sorted([assets["weihui_1"], assets["weihui_2"], assets["huixian"]])
+
+
+def test_next_link_keeps_the_county_filter(client: TestClient, assets: dict[str, int]) -> None:
+    page = client.get("/ogc/collections/houses/items?county=410781&limit=1").json()
+    next_href = next(link["href"] for link in page["links"] if link["rel"] == "next")
+    assert "county=410781" in next_href
+    assert client.get(next_href).json()["features"][0]["properties"]["county_adcode"] == "410781"
+
+
+def test_single_items(client: TestClient, assets: dict[str, int]) -> None:
+    road = client.get(f"/ogc/collections/roads/items/{assets['road']}")
+    assert road.status_code == 200 and road.json()["id"] == assets["road"]
+    assert client.get(f"/ogc/collections/houses/items/{assets['road']}").status_code == 404
+    assert client.get("/ogc/collections/counties/items/410782").json()["id"] == "410782"
+    assert client.get("/ogc/collections/counties/items/999999").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "field", "words"),
+    [
+        ("/ogc/collections/houses/items?county=410799", 422, "county", "410781 卫辉市"),
+        ("/ogc/collections/houses/items?county=weihui", 422, "county", "格式不对"),
+        ("/ogc/collections/houses/items?limit=0", 422, "limit", "大于或等于 1"),
+        ("/ogc/collections/houses/items?limit=20000", 422, "limit", "小于或等于 10000"),
+        ("/ogc/collections/houses/items?offset=-1", 422, "offset", "大于或等于 0"),
+        ("/ogc/collections/bridges/items", 404, "collection_id", "houses"),
+        ("/ogc/collections/houses/items/abc", 404, "feature_id", "数字"),
+    ],
+)
+def test_bad_requests_say_what_to_fix(
+    client: TestClient, url: str, status: int, field: str, words: str
+) -> None:
+    response = client.get(url)
+    assert response.status_code == status
+    body = response.json()
+    assert body["field"] == field
+    assert words in body["message"]
+    assert body["message_en"]
+
+
+def test_landing_conformance_collections(client: TestClient) -> None:
+    landing = client.get("/ogc").json()
+    assert {"self", "conformance", "data", "service-desc"} <= {x["rel"] for x in landing["links"]}
+    conformance = client.get("/ogc/conformance").json()["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in conformance
+    collections = client.get("/ogc/collections").json()["collections"]
+    assert [c["id"] for c in collections] == ["counties", "houses", "water_works", "roads"]
+    bbox = collections[0]["extent"]["spatial"]["bbox"][0]
+    assert bbox == pytest.approx([113.377, 34.879, 115.011, 35.837], abs=0.002)
