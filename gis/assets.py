@@ -132,7 +132,7 @@ def check_stage(stage: str, percent: int) -> None:
 
 
 def check_geometry(geom: BaseGeometry | None, layer: str) -> None:
-    """Raise InvalidGeometry unless ``geom`` is a valid lon/lat geometry of a type ``layer`` takes."""
+    """Raise InvalidGeometry unless ``geom`` is a valid lon/lat geometry that ``layer`` takes."""
     if geom is None or geom.is_empty:
         raise InvalidGeometry(
             "缺少位置或几何为空，请在地图上标出位置",
