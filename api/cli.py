@@ -2,11 +2,13 @@
 
 import json
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import text
 
-from gis import db, localdb, provision
+from gis import db, loaders, localdb, provision
 from gis.errors import LocalDbError, RebuildError
 from gis.settings import Settings
 
@@ -15,7 +17,8 @@ db_app = typer.Typer(help="The project-local PostGIS (used when REBUILD_DATABASE
 app.add_typer(db_app, name="db")
 
 
-def _fail(message: str) -> None:
+def _fail(problem: str | Exception) -> None:
+    message = f"{problem.zh}\n{problem.en}" if isinstance(problem, RebuildError) else str(problem)
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
 
@@ -35,7 +38,7 @@ def db_up() -> None:
     try:
         cluster = localdb.up(settings)
     except LocalDbError as exc:
-        _fail(str(exc))
+        _fail(exc)
     typer.echo(f"PostGIS is up ({time.perf_counter() - started:.1f} s): {cluster.url()}")
 
 
@@ -58,8 +61,74 @@ def migrate() -> None:
     try:
         url = provision.prepare(_settings())
     except (LocalDbError, RebuildError) as exc:
-        _fail(str(exc))
+        _fail(exc)
     typer.echo(f"database ready: {url}")
+
+
+def _prepared_engine(settings: Settings):
+    try:
+        return db.make_engine(provision.prepare(settings))
+    except (LocalDbError, RebuildError) as exc:
+        _fail(exc)
+
+
+@app.command()
+def demo(
+    scale: Annotated[
+        float, typer.Option(help="Multiplies the volumes (1 = about 30,000 houses).")
+    ] = 1.0,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed (default: REBUILD_DEMO_SEED).")
+    ] = None,
+    replace: Annotated[bool, typer.Option(help="Delete all assets and events first.")] = False,
+) -> None:
+    """Load the generated demo data set (deterministic for a given seed and scale)."""
+    from gis import demo as demo_data
+
+    settings = _settings()
+    engine = _prepared_engine(settings)
+    try:
+        report = demo_data.load_demo(engine, settings, scale=scale, seed=seed, replace=replace)
+    except RebuildError as exc:
+        _fail(exc)
+    typer.echo(report.summary())
+
+
+deadlines_app = typer.Typer(help="Deadline rules and milestones (data/deadlines.toml).")
+app.add_typer(deadlines_app, name="deadlines")
+
+
+@deadlines_app.command("load")
+def deadlines_load(
+    path: Annotated[
+        Path | None, typer.Argument(help="A deadlines file; default data/deadlines.toml.")
+    ] = None,
+) -> None:
+    """Replace the deadline rules and milestones with those of a file."""
+    settings = _settings()
+    engine = _prepared_engine(settings)
+    try:
+        with db.transaction(engine) as session:
+            count = loaders.load_deadlines(session, path or settings.data_dir / "deadlines.toml")
+    except RebuildError as exc:
+        _fail(exc)
+    typer.echo(f"loaded {count} deadline rules")
+
+
+@deadlines_app.command("show")
+def deadlines_show() -> None:
+    """List the deadline rules with their effective due dates."""
+    engine = _prepared_engine(_settings())
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT rule, layer, kind, batch, stage, due_on, label_zh FROM deadline_dates "
+                "ORDER BY due_on, rule"
+            )
+        ).all()
+    for row in rows:
+        selector = "/".join(str(x) for x in (row.layer, row.kind, row.batch) if x is not None)
+        typer.echo(f"{row.due_on}  {row.rule:<26} {selector:<28} -> {row.stage:<17} {row.label_zh}")
 
 
 @app.command()
@@ -79,11 +148,7 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     if prepare:
-        try:
-            url = provision.prepare(settings)
-        except (LocalDbError, RebuildError) as exc:
-            _fail(str(exc))
-        engine = db.make_engine(url)
+        engine = _prepared_engine(settings)
         if provision.is_empty(engine):
             from gis import demo
 

@@ -13,14 +13,25 @@ def load_reference(engine: Engine, settings: Settings) -> None:
         loaders.load_deadlines(session, settings.data_dir / "deadlines.toml")
 
 
-def is_empty(engine: Engine) -> bool:
+def _count(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
-        return conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM assets)")).scalar_one()
+        return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+def is_empty(engine: Engine) -> bool:
+    """Whether the database holds no assets yet."""
+    return _count(engine, "assets") == 0
 
 
 def prepare(settings: Settings) -> str:
-    """Migrate the configured (or local) database and load reference data; returns its URL."""
+    """Migrate the configured (or local) database; load reference data the first time.
+
+    Deadlines are loaded from the file only into an empty table, so that edits made in the
+    database are not overwritten at the next start; `rebuild deadlines load` re-reads the file.
+    """
     url = db.database_url(settings)
     db.migrate(url)
-    load_reference(db.make_engine(url), settings)
+    engine = db.make_engine(url)
+    if _count(engine, "counties") == 0 or _count(engine, "deadlines") == 0:
+        load_reference(engine, settings)
     return url
