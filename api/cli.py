@@ -94,6 +94,23 @@ def demo(
     typer.echo(report.summary())
 
 
+@app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(help="GeoPackage, Shapefile, GeoJSON or CSV (lon/lat).")],
+    layer: Annotated[str, typer.Option(help="houses, water_works or roads")],
+) -> None:
+    """Import an inventory of one layer: every row is checked; all rows are stored or none."""
+    from gis.imports import import_inventory
+
+    engine = _prepared_engine(_settings())
+    try:
+        with db.transaction(engine) as session:
+            count = import_inventory(session, path=path, layer=layer)
+    except RebuildError as exc:
+        _fail(exc)
+    typer.echo(f"imported {count} assets into {layer}")
+
+
 deadlines_app = typer.Typer(help="Deadline rules and milestones (data/deadlines.toml).")
 app.add_typer(deadlines_app, name="deadlines")
 

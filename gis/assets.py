@@ -224,6 +224,11 @@ def validate(session: Session, asset: AssetNew) -> None:
 def create_asset(session: Session, *, asset_in: AssetNew) -> int:
     """Validate and insert one asset; returns its id. Flushes, never commits."""
     validate(session, asset_in)
+    return insert_asset(session, asset_in=asset_in)
+
+
+def insert_asset(session: Session, *, asset_in: AssetNew) -> int:
+    """Insert an asset that has passed ``validate``; the database re-checks its invariants."""
     values = {k: v for k, v in asdict(asset_in).items() if k != "geometry"}
     values["wkb"] = shapely.to_wkb(asset_in.geometry)
     values["srid"] = STORAGE_SRID

@@ -1,0 +1,68 @@
+"""The `rebuild` command: the same jobs, refusing bad input with a message and exit code 1."""
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from api.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(database_url: str) -> dict[str, str]:
+    return {"REBUILD_DATABASE_URL": database_url}
+
+
+def test_db_status_reports_the_local_cluster(cluster) -> None:
+    result = runner.invoke(app, ["db", "status"])
+    assert result.exit_code == 0
+    status = json.loads(result.output)
+    assert status["running"] is True and status["port"] == cluster.port
+
+
+def test_db_up_with_a_database_url_starts_nothing(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["db", "up"], env=env)
+    assert result.exit_code == 0
+    assert "not starting a local one" in result.output
+
+
+def test_deadlines_show(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["deadlines", "show"], env=env)
+    assert result.exit_code == 0
+    assert "2022-05-31  water_completed" in result.output
+
+
+def test_bad_deadlines_file_changes_nothing(
+    env: dict[str, str], tmp_path: Path, engine: Engine
+) -> None:
+    bad = tmp_path / "deadlines.toml"
+    bad.write_text('[rules.x]\nlayer = "roads"\nstage = "done"\ndue = 2022-01-01\n')
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM deadlines")).scalar_one()
+    result = runner.invoke(app, ["deadlines", "load", str(bad)], env=env)
+    assert result.exit_code == 1
+    assert "阶段 'done' 不存在" in result.output
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM deadlines")).scalar_one() == before
+
+
+def test_rejected_import_stores_nothing(
+    env: dict[str, str], tmp_path: Path, engine: Engine
+) -> None:
+    csv = tmp_path / "houses.csv"
+    csv.write_text(
+        "code,kind,county_adcode,name,lon,lat\n"
+        "FW-410781-50001,general_repair,410781,好行,114.07,35.40\n"
+        "FW-410781-50002,general_repair,410782,县区不符,114.07,35.40\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["import", str(csv), "--layer", "houses"], env=env)
+    assert result.exit_code == 1
+    assert "第 2 行" in result.output and "卫辉市（410781）" in result.output
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM assets WHERE code LIKE 'FW-410781-5000%'"))
+        assert stored.scalar_one() == 0
