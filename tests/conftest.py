@@ -6,9 +6,11 @@ instead of the local cluster.
 """
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
@@ -28,7 +30,24 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def cluster(settings: Settings) -> localdb.Cluster:
-    return localdb.up(settings)
+    running = localdb.up(settings)
+    _drop_leftovers(running)
+    return running
+
+
+def _drop_leftovers(cluster: localdb.Cluster) -> None:
+    """Drop test databases of earlier runs whose process is gone (a run killed midway)."""
+    with psycopg.connect(cluster.conninfo("postgres")) as conn:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'rebuild\\_test\\_%'"
+            )
+        ]
+    for name in names:
+        match = re.match(r"rebuild_test_(\d+)", name)
+        if match and not Path(f"/proc/{match.group(1)}").exists():
+            localdb.drop_database(cluster, name)
 
 
 @pytest.fixture(scope="session")
