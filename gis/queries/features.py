@@ -60,10 +60,10 @@ ASSET_FEATURE = f"""
 COUNTY_FEATURE = f"""
     json_build_object(
         'type', 'Feature',
-        'id', c.adcode,
-        'geometry', ST_AsGeoJSON(c.geom, {GEOJSON_DECIMALS})::json,
+        'id', a.adcode,
+        'geometry', ST_AsGeoJSON(a.geom, {GEOJSON_DECIMALS})::json,
         'properties', json_build_object(
-            'adcode', c.adcode, 'name_zh', c.name_zh, 'name_en', c.name_en
+            'adcode', a.adcode, 'name_zh', a.name_zh, 'name_en', a.name_en
         )
     )
 """
@@ -91,6 +91,36 @@ def check_county(session: Session, adcode: str) -> None:
         )
 
 
+def _page(
+    session: Session,
+    *,
+    table: str,
+    key: str,
+    feature: str,
+    where: str,
+    params: dict,
+    joins: str = "",
+) -> FeaturePage:
+    """A page of ``table`` (aliased ``a``) as features, ordered by ``key``, with the match count."""
+    matched = session.execute(
+        text(f"SELECT count(*) FROM {table} a WHERE {where}"), params
+    ).scalar_one()
+    row = session.execute(
+        text(
+            f"""
+            WITH page AS (
+                SELECT a.* FROM {table} a WHERE {where}
+                 ORDER BY a.{key} LIMIT :limit OFFSET :offset
+            )
+            SELECT coalesce(json_agg({feature} ORDER BY a.{key}), '[]'::json)::text, count(*)
+              FROM page a {joins}
+            """
+        ),
+        params,
+    ).one()
+    return FeaturePage(row[0], matched, row[1])
+
+
 def asset_page(
     session: Session, *, layer: str, county: str | None, limit: int, offset: int
 ) -> FeaturePage:
@@ -99,49 +129,29 @@ def asset_page(
         raise NotFound(f"图层 {layer} 不存在", f"No layer {layer!r}; use one of {list(LAYERS)}.")
     if county is not None:
         check_county(session, county)
-    params = {"layer": layer, "county": county, "limit": limit, "offset": offset}
-    where = "a.layer = :layer AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)"
-    matched = session.execute(
-        text(f"SELECT count(*) FROM assets a WHERE {where}"), params
-    ).scalar_one()
-    row = session.execute(
-        text(
-            f"""
-            WITH page AS (
-                SELECT a.* FROM assets a WHERE {where} ORDER BY a.id LIMIT :limit OFFSET :offset
-            )
-            SELECT coalesce(json_agg({ASSET_FEATURE} ORDER BY a.id), '[]'::json)::text, count(*)
-              FROM page a {ASSET_JOINS}
-            """
-        ),
-        params,
-    ).one()
-    return FeaturePage(row[0], matched, row[1])
+    return _page(
+        session,
+        table="assets",
+        key="id",
+        feature=ASSET_FEATURE,
+        joins=ASSET_JOINS,
+        where="a.layer = :layer AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)",
+        params={"layer": layer, "county": county, "limit": limit, "offset": offset},
+    )
 
 
 def county_page(session: Session, *, county: str | None, limit: int, offset: int) -> FeaturePage:
     """County boundaries, ordered by adcode."""
     if county is not None:
         check_county(session, county)
-    params = {"county": county, "limit": limit, "offset": offset}
-    where = "CAST(:county AS text) IS NULL OR c.adcode = :county"
-    matched = session.execute(
-        text(f"SELECT count(*) FROM counties c WHERE {where}"), params
-    ).scalar_one()
-    row = session.execute(
-        text(
-            f"""
-            WITH page AS (
-                SELECT * FROM counties c WHERE {where} ORDER BY adcode LIMIT :limit OFFSET :offset
-            )
-            SELECT coalesce(json_agg({COUNTY_FEATURE} ORDER BY c.adcode), '[]'::json)::text,
-                   count(*)
-              FROM page c
-            """
-        ),
-        params,
-    ).one()
-    return FeaturePage(row[0], matched, row[1])
+    return _page(
+        session,
+        table="counties",
+        key="adcode",
+        feature=COUNTY_FEATURE,
+        where="CAST(:county AS text) IS NULL OR a.adcode = :county",
+        params={"county": county, "limit": limit, "offset": offset},
+    )
 
 
 def asset_feature(session: Session, asset_id: int, *, layer: str | None = None) -> tuple[str, int]:
@@ -167,7 +177,7 @@ def asset_feature(session: Session, asset_id: int, *, layer: str | None = None) 
 def county_feature(session: Session, adcode: str) -> str:
     """One county boundary as a GeoJSON Feature (text)."""
     body = session.execute(
-        text(f"SELECT {COUNTY_FEATURE}::text FROM counties c WHERE c.adcode = :adcode"),
+        text(f"SELECT {COUNTY_FEATURE}::text FROM counties a WHERE a.adcode = :adcode"),
         {"adcode": adcode},
     ).scalar_one_or_none()
     if body is None:
