@@ -39,18 +39,25 @@ _PORT_BASE = 54330
 _PORT_SPAN = 1000
 _SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes; leave room for "/.s.PGSQL.NNNNN"
 
-_SERVER_CONF = """
-# --- written by Rebuild Tracker (gis/localdb.py) ---
+# Written to <datadir>/rebuild.conf at every start, so an existing cluster picks up changes.
+# wal_level = minimal: a load into tables emptied in the same transaction (the demo, a restore)
+# skips writing the rows to WAL. This local cluster serves one checkout and is never replicated;
+# a shared server is configured by its administrator and reached through REBUILD_DATABASE_URL.
+_SERVER_CONF = """\
+# Written by Rebuild Tracker (gis/localdb.py) at every start: edits here are overwritten.
 listen_addresses = '127.0.0.1'
 unix_socket_permissions = 0700
 logging_collector = off
 shared_buffers = 256MB
 maintenance_work_mem = 512MB
 work_mem = 32MB
+wal_level = minimal
+max_wal_senders = 0
 max_wal_size = 4GB
 checkpoint_timeout = 15min
 timezone = 'Asia/Shanghai'
 """
+_CONF_FILE = "rebuild.conf"
 
 
 @dataclass(frozen=True)
@@ -309,7 +316,7 @@ def _initdb(cluster: Cluster) -> None:
     finally:
         tmp_pw.unlink(missing_ok=True)
     with (datadir / "postgresql.conf").open("a") as conf:
-        conf.write(_SERVER_CONF)
+        conf.write(f"\ninclude_if_exists = '{_CONF_FILE}'\n")
 
 
 def is_initialised(cluster: Cluster) -> bool:
@@ -346,6 +353,17 @@ def _start(cluster: Cluster) -> Cluster:
     return cluster
 
 
+def _write_conf(cluster: Cluster) -> bool:
+    """Write the server settings; returns whether they changed."""
+    path = cluster.datadir / _CONF_FILE
+    if path.exists() and path.read_text() == _SERVER_CONF:
+        return False
+    path.write_text(_SERVER_CONF)
+    if cluster.os_user:
+        shutil.chown(path, cluster.os_user, cluster.os_user)
+    return True
+
+
 def up(settings: Settings) -> Cluster:
     """Make sure the local cluster exists, runs, and has the main database with PostGIS."""
     bindir = ensure_binaries(settings)
@@ -356,6 +374,13 @@ def up(settings: Settings) -> Cluster:
         cluster = Cluster(**{**asdict(cluster), "port": _pick_port(cluster.home)})
         _initdb(cluster)
         _save(cluster)
+    changed = _write_conf(cluster)
+    if changed and is_running(cluster):
+        _run(
+            [cluster.bindir / "pg_ctl", "stop", "-w", "-m", "fast", "-D", cluster.datadir],
+            cluster.os_user,
+            "Stopping PostgreSQL to apply new settings",
+        )
     if not is_running(cluster):
         cluster = _start(cluster)
     ensure_database(cluster, MAIN_DATABASE)

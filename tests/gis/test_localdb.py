@@ -26,8 +26,10 @@ def test_up_is_idempotent_and_reports_status(settings: Settings, cluster: locald
 def test_server_listens_on_socket_and_loopback_only(cluster: localdb.Cluster) -> None:
     with psycopg.connect(cluster.conninfo()) as conn:
         listen = conn.execute("SHOW listen_addresses").fetchone()[0]
+        wal_level = conn.execute("SHOW wal_level").fetchone()[0]
         version = conn.execute("SELECT postgis_lib_version()").fetchone()[0]
     assert listen == "127.0.0.1"
+    assert wal_level == "minimal"  # from rebuild.conf, written at every start
     assert version.startswith("3.")
     assert (cluster.sockdir / f".s.PGSQL.{cluster.port}").is_socket()
     assert stat.S_IMODE(cluster.sockdir.stat().st_mode) == 0o700
@@ -57,9 +59,12 @@ def test_second_checkout_gets_its_own_port_and_socket(
     finally:
         assert localdb.down(other_settings) is True
     assert localdb.status(other_settings)["running"] is False
+    (other.datadir / "rebuild.conf").write_text("wal_level = replica\n")  # an outdated file
     restarted = localdb.up(other_settings)
     try:
         assert restarted.port == other.port
+        with psycopg.connect(restarted.conninfo()) as conn:
+            assert conn.execute("SHOW wal_level").fetchone()[0] == "minimal"
     finally:
         localdb.down(other_settings)
         if restarted.datadir.parent != other_home:  # relocated out of an unreachable tmp dir
