@@ -1,12 +1,14 @@
 """The ``rebuild`` command: the same jobs as the HTTP service, from a terminal."""
 
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from gis import db, loaders, localdb, provision
 from gis.errors import LocalDbError, RebuildError
@@ -58,18 +60,22 @@ def db_status() -> None:
 @app.command()
 def migrate() -> None:
     """Apply database migrations and load the reference data (counties, deadlines)."""
-    try:
-        url = provision.prepare(_settings())
-    except (LocalDbError, RebuildError) as exc:
-        _fail(exc)
-    typer.echo(f"database ready: {url}")
+    engine = _prepared_engine(_settings())
+    typer.echo(f"database ready: {engine.url.render_as_string(hide_password=True)}")
 
 
-def _prepared_engine(settings: Settings):
+def _prepared_engine(settings: Settings) -> Engine:
     try:
         return db.make_engine(provision.prepare(settings))
     except (LocalDbError, RebuildError) as exc:
         _fail(exc)
+    except OperationalError as exc:
+        where = "REBUILD_DATABASE_URL" if settings.database_url else "the local database"
+        _fail(
+            f"无法连接数据库：{exc.orig}\n请检查 {where} 是否正确、数据库是否在运行"
+            "（本地数据库：rebuild db status）。\n"
+            f"Cannot connect to the database: check {where} and that the server is running."
+        )
 
 
 @app.command()
@@ -148,6 +154,16 @@ def deadlines_show() -> None:
         typer.echo(f"{row.due_on}  {row.rule:<26} {selector:<28} -> {row.stage:<17} {row.label_zh}")
 
 
+def _can_listen(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 @app.command()
 def serve(
     port: Annotated[int, typer.Option(help="TCP port; also the PORT variable of `make run`.")] = 0,
@@ -164,6 +180,11 @@ def serve(
     settings = _settings()
     host = host or settings.host
     port = port or settings.port
+    if not _can_listen(host, port):
+        _fail(
+            f"端口 {port} 已被占用（{host}）。请换一个端口，例如 PORT={port + 80} make run。\n"
+            f"Port {port} on {host} is taken; use another, e.g. PORT={port + 80} make run."
+        )
     if prepare:
         engine = _prepared_engine(settings)
         if provision.is_empty(engine):

@@ -1,6 +1,7 @@
 """The `rebuild` command: the same jobs, refusing bad input with a message and exit code 1."""
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,21 @@ def test_rejected_import_stores_nothing(
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT count(*) FROM assets WHERE code LIKE 'FW-410781-5000%'"))
         assert stored.scalar_one() == 0
+
+
+def test_unreachable_database_is_a_clear_error() -> None:
+    env = {"REBUILD_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/nothing"}
+    result = runner.invoke(app, ["migrate"], env=env)
+    assert result.exit_code == 1
+    assert "无法连接数据库" in result.output and "REBUILD_DATABASE_URL" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_serve_refuses_a_taken_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"端口 {port} 已被占用" in result.output

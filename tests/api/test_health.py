@@ -2,6 +2,9 @@ import re
 
 from fastapi.testclient import TestClient
 
+from api.main import create_app
+from gis.settings import Settings
+
 
 def test_healthz_checks_the_database(client: TestClient) -> None:
     response = client.get("/healthz")
@@ -25,3 +28,16 @@ def test_index_page_is_chinese_first_and_offline(client: TestClient) -> None:
     page = client.get("/").text
     assert "灾后重建进度追踪" in page
     assert not re.search(r"""(src|href)=["']https?://""", page), "page loads something remote"
+
+
+UNREACHABLE = "postgresql+psycopg://nobody@127.0.0.1:1/nothing"
+
+
+def test_healthz_is_503_with_a_message_when_the_database_is_down(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"database_url": UNREACHABLE}))
+    with TestClient(app) as down:
+        response = down.get("/healthz")
+        items = down.get("/ogc/collections/houses/items")
+    assert response.status_code == 503
+    assert "数据库暂时不可用" in response.json()["message"]
+    assert items.status_code == 503
