@@ -15,7 +15,9 @@ from gis.errors import LocalDbError, RebuildError
 from gis.settings import Settings
 
 app = typer.Typer(help="Rebuild Tracker 灾后重建进度追踪", no_args_is_help=True)
-db_app = typer.Typer(help="The project-local PostGIS (used when REBUILD_DATABASE_URL is unset).")
+db_app = typer.Typer(
+    help="本地 PostGIS 数据库 The project-local PostGIS (when REBUILD_DATABASE_URL is unset)."
+)
 app.add_typer(db_app, name="db")
 
 
@@ -31,37 +33,42 @@ def _settings() -> Settings:
 
 @db_app.command("up")
 def db_up() -> None:
-    """Create (first time) and start the local PostGIS cluster."""
+    """创建（首次）并启动本地数据库 Create (first time) and start the local PostGIS."""
     settings = _settings()
     if settings.database_url:
-        typer.echo("REBUILD_DATABASE_URL is set: using that server, not starting a local one.")
+        typer.echo(
+            "已设置 REBUILD_DATABASE_URL，使用该数据库，不启动本地数据库。\n"
+            "REBUILD_DATABASE_URL is set: using that server, not starting a local one."
+        )
         return
     started = time.perf_counter()
     try:
         cluster = localdb.up(settings)
     except LocalDbError as exc:
         _fail(exc)
-    typer.echo(f"PostGIS is up ({time.perf_counter() - started:.1f} s): {cluster.url()}")
+    typer.echo(
+        f"数据库已启动 PostGIS is up ({time.perf_counter() - started:.1f} s): {cluster.url()}"
+    )
 
 
 @db_app.command("down")
 def db_down() -> None:
-    """Stop the local PostGIS cluster (its data stays in .rebuild/pg)."""
+    """停止本地数据库（数据保留）Stop the local PostGIS (its data stays)."""
     stopped = localdb.down(_settings())
-    typer.echo("stopped" if stopped else "not running")
+    typer.echo("已停止 stopped" if stopped else "未在运行 not running")
 
 
 @db_app.command("status")
 def db_status() -> None:
-    """Show where the local cluster lives and whether it runs."""
+    """本地数据库的位置与状态 Where the local PostGIS lives and whether it runs."""
     typer.echo(json.dumps(localdb.status(_settings()), indent=2, ensure_ascii=False))
 
 
 @app.command()
 def migrate() -> None:
-    """Apply database migrations and load the reference data (counties, deadlines)."""
+    """升级数据库结构并载入县界、时间节点 Migrate; load counties and deadlines."""
     engine = _prepared_engine(_settings())
-    typer.echo(f"database ready: {engine.url.render_as_string(hide_password=True)}")
+    typer.echo(f"数据库已就绪 database ready: {engine.url.render_as_string(hide_password=True)}")
 
 
 def _prepared_engine(settings: Settings) -> Engine:
@@ -88,7 +95,7 @@ def demo(
     ] = None,
     replace: Annotated[bool, typer.Option(help="Delete all assets and events first.")] = False,
 ) -> None:
-    """Load the generated demo data set (deterministic for a given seed and scale)."""
+    """载入演示数据（模拟数据）Load the generated demo data set (seeded, deterministic)."""
     from gis import demo as demo_data
 
     settings = _settings()
@@ -105,7 +112,7 @@ def import_(
     path: Annotated[Path, typer.Argument(help="GeoPackage, Shapefile, GeoJSON or CSV (lon/lat).")],
     layer: Annotated[str, typer.Option(help="houses, water_works or roads")],
 ) -> None:
-    """Import an inventory of one layer: every row is checked; all rows are stored or none."""
+    """导入台账：逐行检查，全部通过才保存 Import an inventory: all rows or none."""
     from gis.imports import import_inventory
 
     engine = _prepared_engine(_settings())
@@ -114,10 +121,10 @@ def import_(
             count = import_inventory(session, path=path, layer=layer)
     except RebuildError as exc:
         _fail(exc)
-    typer.echo(f"imported {count} assets into {layer}")
+    typer.echo(f"已导入 {count} 个项目 imported {count} assets into {layer}")
 
 
-deadlines_app = typer.Typer(help="Deadline rules and milestones (data/deadlines.toml).")
+deadlines_app = typer.Typer(help="时间节点 Deadline rules and milestones (data/deadlines.toml).")
 app.add_typer(deadlines_app, name="deadlines")
 
 
@@ -127,7 +134,7 @@ def deadlines_load(
         Path | None, typer.Argument(help="A deadlines file; default data/deadlines.toml.")
     ] = None,
 ) -> None:
-    """Replace the deadline rules and milestones with those of a file."""
+    """用文件替换时间节点 Replace the deadline rules and milestones with a file's."""
     settings = _settings()
     engine = _prepared_engine(settings)
     try:
@@ -135,12 +142,12 @@ def deadlines_load(
             count = loaders.load_deadlines(session, path or settings.data_dir / "deadlines.toml")
     except RebuildError as exc:
         _fail(exc)
-    typer.echo(f"loaded {count} deadline rules")
+    typer.echo(f"已载入 {count} 条时间节点 loaded {count} deadline rules")
 
 
 @deadlines_app.command("show")
 def deadlines_show() -> None:
-    """List the deadline rules with their effective due dates."""
+    """列出时间节点及截止日期 List the deadline rules with their due dates."""
     engine = _prepared_engine(_settings())
     with engine.connect() as conn:
         rows = conn.execute(
@@ -172,7 +179,7 @@ def serve(
         bool, typer.Option(help="Migrate, load reference data and the demo if the DB is empty.")
     ] = False,
 ) -> None:
-    """Serve the HTTP API and maps."""
+    """启动服务 Serve the HTTP API and pages."""
     import uvicorn
 
     from api.main import create_app
@@ -190,8 +197,13 @@ def serve(
         if provision.is_empty(engine):
             from gis import demo
 
-            typer.echo("The database holds no assets: loading the demo data set (scale 1)...")
+            typer.echo(
+                "数据库中没有项目，正在载入演示数据… No assets yet: loading the demo data set..."
+            )
             report = demo.load_demo(engine, settings, scale=1)
             typer.echo(report.summary())
-    typer.echo(f"Rebuild Tracker: open http://{host}:{port}/ (API docs: http://{host}:{port}/docs)")
+    typer.echo(
+        f"灾后重建进度追踪已启动，请在浏览器打开 http://{host}:{port}/\n"
+        f"Rebuild Tracker: open http://{host}:{port}/ (API docs: http://{host}:{port}/docs)"
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

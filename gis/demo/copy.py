@@ -33,8 +33,11 @@ class DemoReport:
         return sum(self.counts.values()) / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
+        """Two lines, Chinese then English."""
+        zh = "、".join(f"{LAYERS[layer].zh} {n:,}" for layer, n in self.counts.items())
         layers = ", ".join(f"{n:,} {layer.replace('_', ' ')}" for layer, n in self.counts.items())
         return (
+            f"已载入演示数据：{zh}，进度记录 {self.events:,} 条，用时 {self.seconds:.1f} 秒\n"
             f"loaded {layers} and {self.events:,} events in {self.seconds:.1f} s "
             f"({self.features_per_second:,.0f} features/s)"
         )

@@ -230,6 +230,8 @@ def test_roads_in_prioritised_areas_come_first(
 def test_summary_names_the_volumes() -> None:
     report = demo.DemoReport({"houses": 30_000, "water_works": 1_500, "roads": 800}, 95_000, 3.2)
     assert report.summary() == (
+        "已载入演示数据：农村住房 30,000、水毁水利设施 1,500、水毁农村公路 800，"
+        "进度记录 95,000 条，用时 3.2 秒\n"
         "loaded 30,000 houses, 1,500 water works, 800 roads and 95,000 events in 3.2 s "
         "(10,094 features/s)"
     )
