@@ -13,6 +13,7 @@ that user cannot reach the checkout (a checkout under ``/root``, say), they live
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -24,6 +25,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -344,7 +347,7 @@ def _start(cluster: Cluster) -> Cluster:
             cluster.bindir / "pg_ctl", "start", "-w", "-t", "60",
             "-D", cluster.datadir,
             "-l", cluster.logfile,
-            "-o", f"-p {cluster.port} -k {cluster.sockdir}",
+            "-o", f"-p {cluster.port} -k '{cluster.sockdir}'",  # pg_ctl passes -o to a shell
         ],
         user,
         f"Starting PostgreSQL (log: {cluster.logfile})",
@@ -364,9 +367,23 @@ def _write_conf(cluster: Cluster) -> bool:
     return True
 
 
+@contextmanager
+def _exclusive(home: Path) -> Iterator[None]:
+    """One `up` at a time per checkout (`make run` and `make test` may start together)."""
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def up(settings: Settings) -> Cluster:
     """Make sure the local cluster exists, runs, and has the main database with PostGIS."""
     bindir = ensure_binaries(settings)
+    with _exclusive(settings.home):
+        return _up(settings, bindir)
+
+
+def _up(settings: Settings, bindir: Path) -> Cluster:
     cluster = describe(settings)
     if cluster.bindir != bindir and not is_initialised(cluster):
         cluster = Cluster(**{**asdict(cluster), "bindir": bindir})

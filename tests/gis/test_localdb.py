@@ -3,6 +3,7 @@
 import os
 import shutil
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -47,9 +48,11 @@ def test_server_does_not_run_as_root(cluster: localdb.Cluster) -> None:
 def test_second_checkout_gets_its_own_port_and_socket(
     tmp_path: Path, cluster: localdb.Cluster
 ) -> None:
-    other_home = tmp_path / "other-checkout" / ".rebuild"
+    other_home = tmp_path / "other checkout" / ".rebuild"  # a space in the path, too
     other_settings = Settings(home=other_home, database_url=None)
-    other = localdb.up(other_settings)
+    with ThreadPoolExecutor(2) as pool:  # `make run` and `make test` starting together
+        other, twin = pool.map(localdb.up, [other_settings, other_settings])
+    assert other == twin
     try:
         assert other.port != cluster.port
         assert other.sockdir != cluster.sockdir
