@@ -32,6 +32,8 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from sqlalchemy.engine import URL
 
 from gis.errors import LocalDbError
 from gis.settings import Settings
@@ -77,10 +79,19 @@ class Cluster:
 
     def url(self, database: str = MAIN_DATABASE) -> str:
         """SQLAlchemy URL over the unix socket (trust authentication, socket mode 0700)."""
-        return f"postgresql+psycopg://{SUPERUSER}@/{database}?host={self.sockdir}&port={self.port}"
+        url = URL.create(
+            "postgresql+psycopg",
+            username=SUPERUSER,
+            database=database,
+            query={"host": str(self.sockdir), "port": str(self.port)},
+        )
+        return url.render_as_string(hide_password=False)
 
     def conninfo(self, database: str = MAIN_DATABASE) -> str:
-        return f"host={self.sockdir} port={self.port} user={SUPERUSER} dbname={database}"
+        """libpq connection string (quoted: the socket path may hold spaces)."""
+        return make_conninfo(
+            host=str(self.sockdir), port=self.port, user=SUPERUSER, dbname=database
+        )
 
 
 # --- finding things --------------------------------------------------------------------------
