@@ -1,26 +1,26 @@
 """GET /assets/{id}: one asset with its current state and an ETag carrying its version."""
 
+from dataclasses import replace
+
 from fastapi.testclient import TestClient
-from shapely.geometry import Point
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.assets import AssetNew, create_asset
+from gis.assets import create_asset
+from tests.samples import IN_HUIXIAN, WEIHUI_HOUSE
 
 
 def _house(session: Session) -> int:
-    return create_asset(
-        session,
-        asset_in=AssetNew(
-            code="FW-410782-70001",
-            layer="houses",
-            kind="resettlement_site",
-            county_adcode="410782",
-            name="测试安置区",
-            geometry=Point(113.75, 35.55),
-            households=120,
-        ),
+    site = replace(
+        WEIHUI_HOUSE,
+        code="FW-410782-70001",
+        kind="resettlement_site",
+        county_adcode="410782",
+        name="测试安置区",
+        geometry=IN_HUIXIAN,
+        households=120,
     )
+    return create_asset(session, asset_in=site)
 
 
 def test_asset_with_etag(client: TestClient, session: Session) -> None:

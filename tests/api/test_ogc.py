@@ -7,19 +7,11 @@ from fastapi.testclient import TestClient
 from shapely.geometry import LineString, Point, shape
 from sqlalchemy.orm import Session
 
-from gis.assets import AssetNew, create_asset
+from gis.assets import create_asset
 from gis.models import personal_columns
+from tests.samples import IN_HUIXIAN, WEIHUI_HOUSE
 
-HOUSE = AssetNew(
-    code="FW-410781-80001",
-    layer="houses",
-    kind="general_repair",
-    county_adcode="410781",
-    name="测试住房",
-    geometry=Point(114.07, 35.40),
-    householder_name="李某",
-    householder_phone="13900000001",
-)
+HOUSE = replace(WEIHUI_HOUSE, code="FW-410781-80001", householder_name="李某")
 
 
 @pytest.fixture
@@ -29,7 +21,7 @@ def assets(session: Session) -> dict[str, int]:
         "weihui_1": HOUSE,
         "weihui_2": replace(HOUSE, code="FW-410781-80002", geometry=Point(114.08, 35.41)),
         "huixian": replace(
-            HOUSE, code="FW-410782-80001", county_adcode="410782", geometry=Point(113.75, 35.55)
+            HOUSE, code="FW-410782-80001", county_adcode="410782", geometry=IN_HUIXIAN
         ),
         "road": replace(
             HOUSE, code="GL-410781-80001", layer="roads", kind="county_road", batch=1,

@@ -7,7 +7,7 @@ from shapely.geometry import LineString, Point, Polygon
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.assets import AssetNew, create_asset
+from gis.assets import create_asset
 from gis.errors import (
     DuplicateCode,
     InvalidGeometry,
@@ -16,19 +16,9 @@ from gis.errors import (
     OutsideArea,
     UnknownCounty,
 )
+from tests.samples import WEIHUI_HOUSE
 
-HOUSE = AssetNew(
-    code="FW-410781-90001",
-    layer="houses",
-    kind="self_rebuild",
-    county_adcode="410781",
-    name="安都乡测试村 3 号",
-    geometry=Point(114.07, 35.40),
-    town="测试乡",
-    village="测试村",
-    householder_name="张某",
-    householder_phone="13900000000",
-)
+HOUSE = replace(WEIHUI_HOUSE, kind="self_rebuild")
 
 
 def _count(session: Session) -> int:

@@ -1,0 +1,21 @@
+"""Small named assets for tests, in EPSG:4326 lon/lat; vary them with dataclasses.replace."""
+
+from shapely.geometry import Point
+
+from gis.assets import AssetNew
+
+IN_WEIHUI = Point(114.07, 35.40)  # inside 卫辉市 410781
+IN_HUIXIAN = Point(113.75, 35.55)  # inside 辉县市 410782
+
+WEIHUI_HOUSE = AssetNew(
+    code="FW-410781-90001",
+    layer="houses",
+    kind="general_repair",
+    county_adcode="410781",
+    name="测试住房",
+    geometry=IN_WEIHUI,
+    town="测试乡",
+    village="测试村",
+    householder_name="张某",
+    householder_phone="13900000000",
+)
