@@ -2,20 +2,18 @@
 once at the end, and each county generated while the one before it is being written."""
 
 import dataclasses
-import struct
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 
-import numpy as np
 import psycopg
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy import Engine
 
-from gis.demo.data import STAGE_NAMES, TEXT, ZERO_IS_NULL, Columns, DemoData
+from gis.demo import binary
+from gis.demo.data import STAGE_NAMES, Columns, DemoData
 from gis.demo.generator import generate_by_county, read_counties
 from gis.errors import Conflict
 from gis.settings import Settings
@@ -146,106 +144,28 @@ def _keys_dropped(conn: psycopg.Connection, tables: list[str]) -> Iterator[None]
 
 
 _ROWS_PER_CHUNK = 50_000
-_NULL = "\\N"
 
 
 def _copy_assets(conn: psycopg.Connection, assets: Columns) -> None:
-    """COPY in text format, in chunks. The queued writer sends each chunk from a thread of its
-    own, so PostgreSQL parses one chunk while the next is being formatted here."""
-    columns = list(assets)
+    """COPY in binary format, in chunks. The queued writer sends each chunk from a thread of
+    its own, so PostgreSQL reads one chunk while numpy builds the next."""
     cursor = conn.cursor()
-    sql = f"COPY assets ({', '.join(columns)}) FROM STDIN"
+    sql = f"COPY assets ({', '.join(assets)}) FROM STDIN (FORMAT binary)"
     with cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
+        copy.write(binary.SIGNATURE)
         for start in range(0, len(assets["id"]), _ROWS_PER_CHUNK):
             cut = slice(start, start + _ROWS_PER_CHUNK)
-            fields = [_as_text(assets[c][cut], c in ZERO_IS_NULL) for c in columns]
-            copy.write("\n".join(map("\t".join, zip(*fields, strict=True))) + "\n")
-
-
-def _as_text(values: np.ndarray, zero_is_null: bool) -> list[str]:
-    """A column as COPY text values (generated text holds no tab, newline or backslash), made
-    with Python's own conversions, which beat numpy's string ones here; a constant column is
-    converted once."""
-    if len(values) > 1 and (values == values[0]).all():
-        return _as_text(values[:1], zero_is_null) * len(values)
-    if values.dtype == TEXT:
-        return _nulls(values.tolist(), values == "")
-    if values.dtype.kind == "b":
-        return list(map(("f", "t").__getitem__, values.tolist()))
-    if values.dtype.kind == "M":
-        return _nulls(_timestamps_as_text(values), np.isnat(values))
-    if values.dtype.kind == "f":
-        return list(map(repr, np.round(values, 2).tolist()))
-    text = list(map(str, values.tolist()))
-    return _nulls(text, values == 0) if zero_is_null else text
-
-
-def _nulls(text: list[str], null: np.ndarray) -> list[str]:
-    for i in np.flatnonzero(null).tolist():
-        text[i] = _NULL
-    return text
-
-
-def _timestamps_as_text(values: np.ndarray) -> list[str]:
-    """UTC datetime64 as text to the second, put together from the day's date and the time of
-    day (several times faster than numpy's datetime_as_string). NaT comes out as some time."""
-    seconds = values.astype("datetime64[s]").view(np.int64)
-    nat = np.isnat(values)
-    seconds[nat] = 0 if nat.all() else seconds[~nat][0]
-    day, second = np.divmod(seconds, 86_400)
-    first = int(day.min())
-    days = np.arange(first, day.max() + 1).astype("datetime64[D]")
-    dates = [f"{d} " for d in np.datetime_as_string(days).tolist()]
-    date_text = map(dates.__getitem__, (day - first).tolist())
-    return list(map(str.__add__, date_text, map(_times_of_day().__getitem__, second.tolist())))
-
-
-@cache
-def _times_of_day() -> list[str]:
-    return [f"{s // 3600:02}:{s // 60 % 60:02}:{s % 60:02}+00" for s in range(86_400)]
-
-
-_PG_EPOCH = np.datetime64("2000-01-01T00:00:00", "us")
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
-_COPY_TRAILER = struct.pack("!h", -1)
+            copy.write(binary.rows({name: v[cut] for name, v in assets.items()}).tobytes())
+        copy.write(binary.TRAILER)
 
 
 def _copy_events(conn: psycopg.Connection, events: Columns) -> None:
-    """COPY in binary format, built with numpy in one block per stage.
-
-    Every field in binary COPY is its length and its bytes; within one stage every row has the
-    same length, so a block of rows is one numpy record array. Parsing binary costs PostgreSQL
-    half of what text does, and building it here costs next to nothing.
-    """
+    """COPY in binary format, in one block per stage: within a stage every row has the same
+    length, so numpy builds a block as one record array and it costs next to nothing."""
     sql = "COPY asset_events (id, asset_id, stage, percent, observed_at, received_at) FROM STDIN"
     with conn.cursor().copy(sql + " (FORMAT binary)") as copy:
-        copy.write(_COPY_SIGNATURE)
+        copy.write(binary.SIGNATURE)
         for stage in STAGE_NAMES:
             mask = events["stage"] == stage
-            copy.write(_binary_rows(events, mask, str(stage).encode()).tobytes())
-        copy.write(_COPY_TRAILER)
-
-
-def _binary_rows(events: Columns, mask: np.ndarray, stage: bytes) -> np.ndarray:
-    fields = [
-        ("id", "V16"),
-        ("asset_id", ">i8"),
-        ("stage", f"S{len(stage)}"),
-        ("percent", ">i2"),
-        ("observed_at", ">i8"),
-        ("received_at", ">i8"),
-    ]
-    layout = [("count", ">i2")]
-    for name, kind in fields:
-        layout += [(name + "_size", ">i4"), (name, kind)]
-    rows = np.empty(int(mask.sum()), dtype=np.dtype(layout))
-    rows["count"] = len(fields)
-    for name, kind in fields:
-        rows[name + "_size"] = np.dtype(kind).itemsize
-    rows["id"] = events["id"][mask].view("V16").ravel()
-    rows["asset_id"] = events["asset_id"][mask]
-    rows["stage"] = stage
-    rows["percent"] = events["percent"][mask]
-    for name in ("observed_at", "received_at"):
-        rows[name] = (events[name][mask] - _PG_EPOCH).view(np.int64)
-    return rows
+            copy.write(binary.event_rows(events, mask, str(stage).encode()).tobytes())
+        copy.write(binary.TRAILER)

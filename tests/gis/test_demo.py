@@ -1,10 +1,12 @@
 """The demo data set: seeded and repeatable, inside the counties, timed against the deadlines, and
 loaded with COPY in one transaction."""
 
+import datetime as dt
 import os
 import re
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 
 import geopandas as gpd
 import numpy as np
@@ -14,6 +16,8 @@ import shapely
 from sqlalchemy import Connection, Engine, text
 
 from gis import db, demo, loaders, localdb, provision
+from gis.demo import binary
+from gis.demo.data import TEXT, ZERO_IS_NULL
 from gis.errors import Conflict
 from gis.settings import Settings
 from gis.vocab import LAYERS, STAGE_ORDER
@@ -253,6 +257,18 @@ def _schema(pg: psycopg.Connection) -> list[tuple]:
     ).fetchall()
 
 
+def _as_loaded(column: str, values: np.ndarray) -> list:
+    """A generated asset column as psycopg reads it back: NULL for '', NaT and ZERO_IS_NULL's 0,
+    amounts as decimals to the cent, times in UTC."""
+    if values.dtype.kind == "f":
+        return [Decimal(f"{v:.2f}") for v in np.round(values, 2).tolist()]
+    if values.dtype.kind == "M":
+        return [None if t is None else t.replace(tzinfo=dt.UTC) for t in values.tolist()]
+    if values.dtype == TEXT or column in ZERO_IS_NULL:
+        return [v or None for v in values.tolist()]
+    return values.tolist()
+
+
 def test_load_writes_the_data_as_generated(pg: psycopg.Connection, data: demo.DemoData) -> None:
     schema = _schema(pg)
     report = demo.load_data(pg, [data])
@@ -268,17 +284,13 @@ def test_load_writes_the_data_as_generated(pg: psycopg.Connection, data: demo.De
             WHERE NOT ST_Covers(c.geom, a.geom)"""
     ).fetchone()[0]
     assert outside == 0
-    row = int(np.flatnonzero(data.assets["layer"] == "roads")[0])
-    code, geom, batch = pg.execute(
-        "SELECT code, upper(encode(ST_AsEWKB(geom, 'NDR'), 'hex')), batch FROM assets"
-        " WHERE id = %s",
-        (int(data.assets["id"][row]),),
-    ).fetchone()
-    assert (code, geom, batch) == (
-        data.assets["code"][row],
-        data.assets["geom"][row],
-        data.assets["batch"][row],
+    columns = list(data.assets)
+    select = ", ".join(
+        "upper(encode(ST_AsEWKB(geom, 'NDR'), 'hex'))" if c == "geom" else c for c in columns
     )
+    loaded = zip(*pg.execute(f"SELECT {select} FROM assets ORDER BY id").fetchall(), strict=True)
+    for column, values in zip(columns, loaded, strict=True):
+        assert list(values) == _as_loaded(column, data.assets[column]), column
     first_event = uuid.UUID(bytes=bytes(data.events["id"][0]))
     assert pg.execute("SELECT asset_id FROM asset_events WHERE id = %s", (first_event,)).fetchone()[
         0
@@ -336,6 +348,32 @@ def test_a_failed_load_leaves_nothing_behind(pg: psycopg.Connection, data: demo.
         demo.load_data(pg, [demo.DemoData(assets, data.events)])
     assert pg.execute("SELECT count(*) FROM assets").fetchone()[0] == 0
     assert _schema(pg) == schema
+
+
+def _round_trip(pg: psycopg.Connection, sql_type: str, values: np.ndarray) -> list:
+    """``values`` written with binary COPY into a column of ``sql_type``, read back as text."""
+    pg.execute(f"CREATE TEMP TABLE round_trip (i bigint, v {sql_type})")
+    with pg.cursor().copy("COPY round_trip FROM STDIN (FORMAT binary)") as copy:
+        copy.write(binary.SIGNATURE)
+        copy.write(binary.rows({"i": np.arange(len(values)), "v": values}).tobytes())
+        copy.write(binary.TRAILER)
+    return [v for (v,) in pg.execute("SELECT v::text FROM round_trip ORDER BY i")]
+
+
+def test_amounts_come_back_to_the_cent(pg: psycopg.Connection) -> None:
+    rng = np.random.default_rng(0)
+    edges = [0, 0.01, 0.1, 9999.99, 10_000, 123456.78, 999_999_999_999.99, -0.01, -123456.78]
+    amounts = np.r_[edges, rng.uniform(0, 1e7, 1000).round(2), rng.uniform(0, 100, 1000)]
+    expected = [f"{v:.2f}" for v in np.round(amounts, 2).tolist()]
+    assert _round_trip(pg, "numeric(14, 2)", amounts) == expected
+    for too_large in (1e12, np.nan):
+        with pytest.raises(ValueError, match="numeric"):
+            binary.rows({"v": np.array([too_large])})
+
+
+def test_text_comes_back_in_any_script_and_empty_as_null(pg: psycopg.Connection) -> None:
+    text_values = ["", "plain", "新乡县", "Café №5 — 𝄞"]
+    assert _round_trip(pg, "text", np.array(text_values, dtype=TEXT)) == [None, *text_values[1:]]
 
 
 @pytest.fixture(scope="module")
