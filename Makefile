@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
 .PHONY: run test lint format setup db-up db-down db-status clean
 
@@ -22,7 +23,20 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
+
+# Front-end libraries come from npm (package.json + package-lock.json) and are served by the app.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y nodejs npm || { apt-get update && apt-get install -y nodejs npm; }; \
+	  else \
+	    echo "npm is missing: run 'sudo apt-get install nodejs npm', then retry." >&2; \
+	    exit 1; \
+	  fi; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \

@@ -3,9 +3,10 @@
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routes import assets, health, ogc, pages
+from api.routes import assets, docs, health, ogc, pages
 from gis import db
 from gis.settings import Settings
 
@@ -34,11 +35,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api/routes/docs.py from local files, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)
-    for module in (health, ogc, assets, pages):
+    for module in (health, ogc, assets, pages, docs):
         app.include_router(module.router)
+    # check_dir=False: a missing node_modules gives 404s on /vendor, not a crash at start-up;
+    # `make run` and `make test` always install it.
+    app.mount("/vendor", StaticFiles(directory=settings.vendor_dir, check_dir=False), "vendor")
     return app
 
 

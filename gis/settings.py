@@ -23,6 +23,10 @@ class Settings(BaseSettings):
         description="Project-local state: the local PostGIS cluster, its socket and log.",
     )
     data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Reference data.")
+    vendor_dir: Path = Field(
+        default=PROJECT_ROOT / "node_modules",
+        description="Front-end libraries installed by npm (package.json), served under /vendor.",
+    )
     pg_bindir: Path | None = Field(
         default=None, description="PostgreSQL binaries; found automatically when unset."
     )

@@ -90,7 +90,7 @@ def landing(request: Request) -> Response:
                     "type": "application/vnd.oai.openapi+json;version=3.0",
                 },
                 {
-                    "href": str(request.url_for("swagger_ui_html")),
+                    "href": str(request.url_for("docs")),
                     "rel": "service-doc",
                     "type": "text/html",
                 },

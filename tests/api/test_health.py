@@ -24,6 +24,15 @@ def test_docs_and_openapi_are_served(client: TestClient) -> None:
     )
 
 
+def test_docs_load_nothing_from_the_internet(client: TestClient) -> None:
+    page = client.get("/docs").text
+    assets = re.findall(r"""(?:src|href|url)\s*[=:]\s*["']([^"']+)["']""", page)
+    assert assets, "the docs page references no script or style"
+    assert all(not a.startswith(("http://", "https://", "//")) for a in assets), assets
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+
+
 def test_index_page_is_chinese_first_and_offline(client: TestClient) -> None:
     page = client.get("/").text
     assert "灾后重建进度追踪" in page
