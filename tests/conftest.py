@@ -1,30 +1,76 @@
-"""Fixtures over a real PostGIS: the project-local cluster, a database of the tests' own.
+"""Fixtures over a real PostGIS, in databases of the tests' own (never the demo database).
 
-Nothing here skips. If PostGIS cannot be provisioned the session errors, so CI fails loudly.
-``REBUILD_TEST_DATABASE_URL`` points the tests at an existing (disposable) PostGIS database
-instead of the local cluster.
+The test databases live on the server of ``REBUILD_DATABASE_URL`` when it is set (its role
+needs CREATEDB), otherwise in the project-local cluster. Nothing here skips: if PostGIS cannot be
+had, the session errors, so CI fails loudly. Tests of the local cluster itself (test_localdb)
+always use the local cluster.
 """
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 from sqlalchemy import Connection, Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from gis import db, localdb, provision
 from gis.settings import Settings
 
 
-def _test_db_name(suffix: str = "") -> str:
+@dataclass(frozen=True)
+class Databases:
+    """Creates and drops PostGIS databases on the tests' server; ``create`` returns a URL."""
+
+    create: Callable[[str], str]
+    drop: Callable[[str], None]
+
+
+def _external(url: str) -> Databases:
+    def conninfo(name: str) -> str:
+        target = make_url(url).set(drivername="postgresql", database=name)
+        return target.render_as_string(hide_password=False)
+
+    def drop(name: str) -> None:
+        with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
+            statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+            conn.execute(statement.format(sql.Identifier(name)))
+
+    def create(name: str) -> str:
+        drop(name)
+        with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        with psycopg.connect(conninfo(name), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+    return Databases(create, drop)
+
+
+def _local(cluster: localdb.Cluster) -> Databases:
+    def create(name: str) -> str:
+        localdb.drop_database(cluster, name)
+        return localdb.ensure_database(cluster, name)
+
+    return Databases(create, lambda name: localdb.drop_database(cluster, name))
+
+
+def test_db_name(suffix: str = "") -> str:
+    """A database name of this test process's own."""
     return f"rebuild_test_{os.getpid()}{suffix}"
+
+
+test_db_name.__test__ = False  # a helper, not a test
 
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
+    """Settings for the local cluster (tests pass database URLs explicitly)."""
     return Settings(database_url=None)
 
 
@@ -51,27 +97,31 @@ def _drop_leftovers(cluster: localdb.Cluster) -> None:
 
 
 @pytest.fixture(scope="session")
-def fresh_database(cluster: localdb.Cluster) -> Iterator[str]:
-    """An empty PostGIS database of this test session's own; dropped afterwards."""
-    name = _test_db_name("_fresh")
-    url = localdb.ensure_database(cluster, name)
-    yield url
-    db.make_engine(url).dispose()
-    localdb.drop_database(cluster, name)
+def databases(request: pytest.FixtureRequest) -> Databases:
+    external = os.environ.get("REBUILD_DATABASE_URL")
+    return _external(external) if external else _local(request.getfixturevalue("cluster"))
 
 
 @pytest.fixture(scope="session")
-def database_url(cluster: localdb.Cluster, settings: Settings) -> Iterator[str]:
+def fresh_database(databases: Databases) -> Iterator[str]:
+    """An empty PostGIS database of this test session's own; dropped afterwards."""
+    name = test_db_name("_fresh")
+    url = databases.create(name)
+    yield url
+    db.make_engine(url).dispose()
+    databases.drop(name)
+
+
+@pytest.fixture(scope="session")
+def database_url(databases: Databases, settings: Settings) -> Iterator[str]:
     """The tests' database: migrated, with counties and deadlines loaded through the loaders."""
-    external = os.environ.get("REBUILD_TEST_DATABASE_URL")
-    name = _test_db_name()
-    url = external or localdb.ensure_database(cluster, name)
+    name = test_db_name()
+    url = databases.create(name)
     db.migrate(url)
     provision.load_reference(db.make_engine(url), settings)
     yield url
     db.make_engine(url).dispose()
-    if not external:
-        localdb.drop_database(cluster, name)
+    databases.drop(name)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import httpx2 as httpx
 import pyogrio
 import pytest
 
-from gis import localdb
+from tests.conftest import Databases, test_db_name
 
 
 def _free_port() -> int:
@@ -22,9 +22,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(cluster: localdb.Cluster) -> Iterator[str]:
-    name = f"rebuild_test_{os.getpid()}_serve"
-    url = localdb.ensure_database(cluster, name)
+def served(databases: Databases) -> Iterator[str]:
+    name = test_db_name("_serve")
+    url = databases.create(name)
     port = _free_port()
     rebuild = Path(sys.executable).parent / "rebuild"
     server = subprocess.Popen(
@@ -50,7 +50,7 @@ def served(cluster: localdb.Cluster) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=30)
-        localdb.drop_database(cluster, name)
+        databases.drop(name)
 
 
 def test_serve_prepares_an_empty_database_and_serves_the_demo(served: str) -> None:

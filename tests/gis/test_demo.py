@@ -2,7 +2,6 @@
 loaded with COPY in one transaction."""
 
 import datetime as dt
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -15,12 +14,13 @@ import pytest
 import shapely
 from sqlalchemy import Connection, Engine, text
 
-from gis import db, demo, loaders, localdb, provision
+from gis import db, demo, loaders, provision
 from gis.demo import binary
 from gis.demo.data import TEXT, ZERO_IS_NULL
 from gis.errors import Conflict
 from gis.settings import Settings
 from gis.vocab import LAYERS, STAGE_ORDER
+from tests.conftest import Databases, test_db_name
 
 SCALE = 0.02
 NAMED_WORKS = {"卫河清淤", "共渠节制闸", "凤泉湖引黄调蓄收尾工程", "今冬明春农田水利设施"}
@@ -377,17 +377,16 @@ def test_text_comes_back_in_any_script_and_empty_as_null(pg: psycopg.Connection)
 
 
 @pytest.fixture(scope="module")
-def throwaway(cluster: localdb.Cluster, settings: Settings) -> Iterator[Engine]:
+def throwaway(databases: Databases, settings: Settings) -> Iterator[Engine]:
     """A database of this module's own, for loads that commit."""
-    name = f"rebuild_test_{os.getpid()}_demo"
-    localdb.drop_database(cluster, name)
-    url = localdb.ensure_database(cluster, name)
+    name = test_db_name("_demo")
+    url = databases.create(name)
     db.migrate(url)
     engine = db.make_engine(url)
     provision.load_reference(engine, settings)
     yield engine
     engine.dispose()
-    localdb.drop_database(cluster, name)
+    databases.drop(name)
 
 
 def test_load_demo_commits_once_and_refuses_a_second_time(
