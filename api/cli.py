@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from gis import db, loaders, localdb, provision
@@ -149,13 +149,8 @@ def deadlines_load(
 def deadlines_show() -> None:
     """列出时间节点及截止日期 List the deadline rules with their due dates."""
     engine = _prepared_engine(_settings())
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT rule, layer, kind, batch, stage, due_on, label_zh FROM deadline_dates "
-                "ORDER BY due_on, rule"
-            )
-        ).all()
+    with db.transaction(engine) as session:
+        rows = loaders.deadline_rules(session)
     for row in rows:
         selector = "/".join(str(x) for x in (row.layer, row.kind, row.batch) if x is not None)
         typer.echo(f"{row.due_on}  {row.rule:<26} {selector:<28} -> {row.stage:<17} {row.label_zh}")

@@ -131,3 +131,13 @@ def load_deadlines(session: Session, path: Path) -> int:
             rules,
         )
     return len(rules)
+
+
+def deadline_rules(session: Session) -> list[Any]:
+    """The deadline rules with their effective due dates (``due_on``), earliest first."""
+    return session.execute(
+        text(
+            "SELECT rule, layer, kind, batch, stage, due_on, label_zh, label_en "
+            "FROM deadline_dates ORDER BY due_on, rule"
+        )
+    ).all()
