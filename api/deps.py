@@ -6,12 +6,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from gis.settings import Settings
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
-
 
 def get_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed if the handler returns, rolled back if it raises."""
@@ -19,5 +13,4 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
