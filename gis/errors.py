@@ -55,3 +55,29 @@ class DatabaseUnavailable(RebuildError):
 
 class LocalDbError(RuntimeError):
     """The local PostGIS could not be provisioned; the message names the command that fixes it."""
+
+
+class InvalidPhoto(InvalidInput):
+    code = "invalid_photo"
+
+
+class TooLarge(RebuildError):
+    code = "too_large"
+
+
+class NotAuthenticated(RebuildError):
+    code = "not_authenticated"
+
+
+class Forbidden(RebuildError):
+    code = "forbidden"
+
+
+class PreconditionFailed(RebuildError):
+    """The client's version of the asset is stale (If-Match did not match)."""
+
+    code = "version_mismatch"
+
+
+class PreconditionRequired(RebuildError):
+    code = "if_match_required"
