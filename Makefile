@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+BROWSER_STAMP := $(VENV)/.browser
 
 .PHONY: run test lint format setup db-up db-down db-status clean
 
 run: setup  ## serve the demo on http://127.0.0.1:$(PORT)
 	$(BIN)/rebuild serve --port $(PORT) --prepare
 
-test: setup  ## the whole test suite, against a real local PostGIS
+test: setup $(BROWSER_STAMP)  ## the whole test suite, against a real local PostGIS
 	$(BIN)/rebuild db up
 	$(BIN)/pytest
 
@@ -37,6 +38,20 @@ $(NODE_STAMP): package.json package-lock.json
 	  fi; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
+
+# The browser tests drive Debian's Chromium through Playwright (`playwright install` would
+# download a browser build, which an intranet or this CI cannot); CJK fonts make screenshots legible.
+$(BROWSER_STAMP): $(STAMP)
+	@[ -x /usr/bin/chromium ] && [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y chromium fonts-wqy-microhei \
+	      || { apt-get update && apt-get install -y chromium fonts-wqy-microhei; }; \
+	  else \
+	    echo "The browser tests need Chromium and CJK fonts: run 'sudo apt-get install chromium fonts-wqy-microhei', then retry." >&2; \
+	    exit 1; \
+	  fi; }
+	touch $(BROWSER_STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
