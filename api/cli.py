@@ -2,6 +2,7 @@
 
 import json
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -156,6 +157,98 @@ def deadlines_show() -> None:
         typer.echo(f"{row.due_on}  {row.rule:<26} {selector:<28} -> {row.stage:<17} {row.label_zh}")
 
 
+users_app = typer.Typer(help="账号 Accounts: admin, viewer, manager, inspector.")
+app.add_typer(users_app, name="users")
+
+
+def _read_password() -> str:
+    """From a prompt (twice), or from stdin when it is not a terminal: two lines, the password
+    and its repetition (for scripts: printf 'pw\\npw\\n' | rebuild users add ...)."""
+    if sys.stdin.isatty():
+        return typer.prompt("密码 Password", hide_input=True, confirmation_prompt=True)
+    lines = sys.stdin.read().splitlines()
+    if len(lines) < 2 or lines[0] != lines[1]:
+        _fail(
+            "标准输入应为两行：密码和重复的密码，且两者一致。\n"
+            "stdin must hold two lines: the password and the same password again."
+        )
+    return lines[0]
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="用户名 username (lowercase letters, digits, _ . -)")],
+    role: Annotated[str, typer.Option(help="admin, viewer, manager or inspector")],
+    county: Annotated[
+        list[str] | None,
+        typer.Option(help="县区代码 county adcode (managers and inspectors; repeat for more)"),
+    ] = None,
+    display_name: Annotated[str | None, typer.Option(help="姓名 name shown in history")] = None,
+) -> None:
+    """新建账号 Create an account (password from a prompt, or two lines on stdin)."""
+    from gis import users
+
+    engine = _prepared_engine(_settings())
+    password = _read_password()
+    try:
+        with db.transaction(engine) as session:
+            users.add_user(
+                session,
+                username=name,
+                password=password,
+                role=role,
+                counties=county or (),
+                display_name=display_name,
+            )
+    except RebuildError as exc:
+        _fail(exc)
+    typer.echo(f"已创建用户 {name}（{role}） created user {name} ({role})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """列出账号 List the accounts."""
+    from gis import users
+
+    engine = _prepared_engine(_settings())
+    with db.transaction(engine) as session:
+        rows = users.list_users(session)
+    typer.echo("用户名 username\t角色 role\t县区 counties\t状态 state\t姓名 name")
+    for u in rows:
+        state = "启用 active" if u.is_active else "停用 disabled"
+        where = ",".join(u.counties) or "全市 city-wide"
+        typer.echo(f"{u.username}\t{u.role}\t{where}\t{state}\t{u.display_name}")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="用户名 username")]) -> None:
+    """停用账号并注销其全部登录 Disable an account and revoke all its tokens."""
+    from gis import users
+
+    engine = _prepared_engine(_settings())
+    try:
+        with db.transaction(engine) as session:
+            users.disable_user(session, name)
+    except RebuildError as exc:
+        _fail(exc)
+    typer.echo(f"已停用 {name}，其登录已全部失效 disabled {name}; its tokens are revoked")
+
+
+@users_app.command("passwd")
+def users_passwd(name: Annotated[str, typer.Argument(help="用户名 username")]) -> None:
+    """重设密码（旧的登录全部失效）Set a new password (ends every existing login)."""
+    from gis import users
+
+    engine = _prepared_engine(_settings())
+    password = _read_password()
+    try:
+        with db.transaction(engine) as session:
+            users.set_password(session, name, password)
+    except RebuildError as exc:
+        _fail(exc)
+    typer.echo(f"已为 {name} 设置新密码 new password set for {name}")
+
+
 def _can_listen(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -164,6 +257,27 @@ def _can_listen(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _announce_accounts(engine: Engine, settings: Settings) -> None:
+    """On the demo database: make sure the demo accounts exist and say where their passwords
+    are. Elsewhere: say how to make the first account when there is none."""
+    from gis import users
+    from gis.demo.accounts import ensure_demo_accounts, is_demo_database
+
+    path = settings.home / "demo-accounts.txt"
+    with db.transaction(engine) as session:
+        if is_demo_database(session):
+            ensure_demo_accounts(session, path)
+            typer.echo(
+                f"演示账号及密码见 {path}（仅本机可读）\n"
+                f"Demo accounts and their passwords: {path} (readable only by you)"
+            )
+        elif not users.list_users(session):
+            typer.echo(
+                "还没有任何账号：请先运行 rebuild users add 用户名 --role admin\n"
+                "No accounts yet: create one with `rebuild users add NAME --role admin`."
+            )
 
 
 @app.command()
@@ -197,6 +311,7 @@ def serve(
             )
             report = demo.load_demo(engine, settings, scale=1)
             typer.echo(report.summary())
+        _announce_accounts(engine, settings)
     typer.echo(
         f"灾后重建进度追踪已启动，请在浏览器打开 http://{host}:{port}/\n"
         f"Rebuild Tracker: open http://{host}:{port}/ (API docs: http://{host}:{port}/docs)"

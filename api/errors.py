@@ -4,27 +4,50 @@ Every body says what was wrong and how to fix it, in Chinese (``message``) and E
 """
 
 import logging
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (
     Conflict,
     DatabaseUnavailable,
+    Forbidden,
     InvalidInput,
+    NotAuthenticated,
     NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
     RebuildError,
+    TooLarge,
+    TooManyRequests,
 )
 
 log = logging.getLogger("rebuild.api")
 
 STATUS_CODES: dict[type[RebuildError], int] = {
+    NotAuthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
-    InvalidInput: 422,
     Conflict: 409,
+    PreconditionFailed: 412,
+    TooLarge: 413,
+    InvalidInput: 422,
+    PreconditionRequired: 428,
+    TooManyRequests: 429,
     DatabaseUnavailable: 503,
+}
+
+# The framework's own refusals (no such path, wrong method, ...) in the same shape.
+_HTTP_ERRORS: dict[int, tuple[str, str, str]] = {
+    404: ("not_found", "地址不存在，请检查网址（接口列表见 /docs）", "No such path; see /docs."),
+    405: ("method_not_allowed", "此地址不支持该请求方法", "This path does not take that method."),
+    406: ("not_acceptable", "无法提供所要求的格式", "Cannot produce the requested format."),
+    413: ("too_large", "请求内容过大", "The request body is too large."),
+    415: ("unsupported_media_type", "不支持的内容类型", "Unsupported content type."),
 }
 
 
@@ -39,8 +62,35 @@ def _problem(status: int, body: dict) -> JSONResponse:
     return JSONResponse(status_code=status, content=body)
 
 
-async def _domain_error(request: Request, exc: RebuildError) -> JSONResponse:
-    return _problem(status_for(exc), exc.as_dict())
+def _wants_login_page(request: Request) -> bool:
+    """A person following a link in a browser, not a script: send them to the login page."""
+    return (
+        request.method == "GET"
+        and request.headers.get("sec-fetch-mode") == "navigate"
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
+async def _domain_error(request: Request, exc: RebuildError) -> Response:
+    status = status_for(exc)
+    if status == 401:
+        if _wants_login_page(request):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        challenge = 'Bearer realm="rebuild"'
+        if "sec-fetch-mode" not in request.headers:  # not a browser page: GIS clients may use Basic
+            challenge += ', Basic realm="rebuild", charset="UTF-8"'
+        return JSONResponse(exc.as_dict(), 401, headers={"WWW-Authenticate": challenge})
+    headers = {"Retry-After": "900"} if status == 429 else None
+    return JSONResponse(exc.as_dict(), status, headers=headers)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    code, zh, en = _HTTP_ERRORS.get(
+        exc.status_code, ("http_error", f"请求无法处理（{exc.status_code}）", str(exc.detail))
+    )
+    body = {"error": code, "message": zh, "message_en": en, "field": None}
+    return JSONResponse(body, exc.status_code, headers=getattr(exc, "headers", None))
 
 
 # Chinese wording for the validation errors people meet most; others fall back to English.
@@ -122,5 +172,6 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RebuildError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,14 +1,20 @@
 """The FastAPI application: ``create_app(settings)``; ``app`` for ``uvicorn api.main:app``."""
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routes import assets, docs, health, ogc, pages
+from api.routes import assets, auth, docs, health, inspect, ogc, pages, photos, reports
+from api.security import BasicCache, LoginThrottle, guard
 from gis import db
+from gis.evidence import read_rules
+from gis.reports import FieldRules
 from gis.settings import Settings
+
+STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
 
 DESCRIPTION = """
 灾后重建进度追踪 — 新乡市水毁农房、水利设施、农村公路重建进度与汛期前节点。
@@ -37,14 +43,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # served by api/routes/docs.py from local files, not a CDN
         redoc_url=None,
+        # Closed by default: every route needs a login unless its router says otherwise
+        # (api/security.py). Static files are mounted apps and stay public.
+        dependencies=[Depends(guard)],
     )
     app.state.settings = settings
+    app.state.basic_cache = BasicCache()
+    app.state.login_throttle = LoginThrottle()
+    app.state.field_rules = FieldRules(
+        evidence=read_rules(settings.evidence_file),
+        max_distance_m=settings.report_max_distance_m,
+    )
     errors.install(app)
-    for module in (health, ogc, assets, pages, docs):
-        app.include_router(module.router)
+    for router in (
+        health.router,
+        auth.router,
+        auth.me_router,
+        ogc.router,
+        assets.router,
+        reports.router,
+        photos.router,
+        inspect.router,
+        pages.router,
+        docs.router,
+    ):
+        app.include_router(router)
     # check_dir=False: a missing node_modules gives 404s on /vendor, not a crash at start-up;
     # `make run` and `make test` always install it.
     app.mount("/vendor", StaticFiles(directory=settings.vendor_dir, check_dir=False), "vendor")
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), "static")
     return app
 
 

@@ -6,6 +6,7 @@ checks here exist to say *what* is wrong and *how* to fix it before anything is 
 """
 
 import re
+import uuid
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
@@ -235,7 +236,7 @@ def insert_asset(session: Session, *, asset_in: AssetNew) -> int:
     columns = [k for k in values if k not in ("wkb", "srid")]
     try:
         with session.begin_nested():
-            return session.execute(
+            asset_id = session.execute(
                 text(
                     f"INSERT INTO assets ({', '.join(columns)}, geom) "
                     f"VALUES ({', '.join(':' + c for c in columns)}, "
@@ -243,8 +244,32 @@ def insert_asset(session: Session, *, asset_in: AssetNew) -> int:
                 ),
                 values,
             ).scalar_one()
+            if asset_in.stage != "not_started":
+                _record_initial_state(session, asset_id, asset_in)
+            return asset_id
     except IntegrityError as exc:
         raise _translate(exc, asset_in) from exc
+
+
+def _record_initial_state(session: Session, asset_id: int, asset: AssetNew) -> None:
+    """An asset created in a stage other than 未开工 gets that stage as its first event, so that
+    its history explains its state and a rejected later report has something to fall back to."""
+    session.execute(
+        text(
+            "INSERT INTO asset_events (id, asset_id, stage, percent, observed_at, note) "
+            "VALUES (:id, :asset_id, :stage, :percent, now(), :note)"
+        ),
+        {
+            "id": uuid.uuid4(),
+            "asset_id": asset_id,
+            "stage": asset.stage,
+            "percent": asset.percent,
+            "note": "录入时的状态 state when the asset was recorded",
+        },
+    )
+    session.execute(
+        text("UPDATE assets SET stage_observed_at = now() WHERE id = :id"), {"id": asset_id}
+    )
 
 
 def _translate(exc: IntegrityError, asset: AssetNew) -> RebuildError:

@@ -1,6 +1,8 @@
 """Domain errors. Each carries a Chinese and an English message that says what was wrong and
 how to fix it; ``api/errors.py`` maps the classes to HTTP status codes in one table."""
 
+from typing import Any
+
 
 class RebuildError(Exception):
     """Base of every error a user can act on."""
@@ -12,9 +14,11 @@ class RebuildError(Exception):
         self.zh = zh
         self.en = en
         self.field = field
+        self.extra: dict[str, Any] = {}  # more members of the error body, e.g. "current"
 
-    def as_dict(self) -> dict[str, str | None]:
-        return {"error": self.code, "message": self.zh, "message_en": self.en, "field": self.field}
+    def as_dict(self) -> dict[str, Any]:
+        body = {"error": self.code, "message": self.zh, "message_en": self.en, "field": self.field}
+        return {**body, **self.extra}
 
 
 class NotFound(RebuildError):
@@ -81,3 +85,7 @@ class PreconditionFailed(RebuildError):
 
 class PreconditionRequired(RebuildError):
     code = "if_match_required"
+
+
+class TooManyRequests(RebuildError):
+    code = "too_many_requests"

@@ -11,15 +11,17 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Identity,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from gis.crs import STORAGE_SRID
@@ -112,9 +114,50 @@ class AssetEvent(Base):
     reporter_geom: Mapped[WKBElement | None] = mapped_column(
         Geometry("POINT", srid=STORAGE_SRID, spatial_index=False)
     )
+    reporter_crs: Mapped[str | None] = mapped_column(Text)
+    reporter_lon: Mapped[float | None] = mapped_column(Double)
+    reporter_lat: Mapped[float | None] = mapped_column(Double)
+    reporter_accuracy_m: Mapped[float | None] = mapped_column(REAL)
+    distance_m: Mapped[float | None] = mapped_column(REAL)
+    prev_stage: Mapped[str | None] = mapped_column(ForeignKey("stages.stage"))
+    prev_percent: Mapped[int | None] = mapped_column(SmallInteger)
+    base_version: Mapped[int | None]
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     note: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
-    photos: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+
+
+class Photo(Base):
+    __tablename__ = "photos"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    content_type: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    taken_at: Mapped[dt.datetime | None]
+    geom: Mapped[WKBElement | None] = mapped_column(
+        Geometry("POINT", srid=STORAGE_SRID, spatial_index=False)
+    )
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class EventPhoto(Base):
+    __tablename__ = "event_photos"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("asset_events.id"), primary_key=True)
+    photo_id: Mapped[str] = mapped_column(ForeignKey("photos.id"), primary_key=True)
+
+
+class ReportReview(Base):
+    __tablename__ = "report_reviews"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("asset_events.id"), primary_key=True)
+    decision: Mapped[str] = mapped_column(Text)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class Milestone(Base):
@@ -152,6 +195,19 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    disabled_at: Mapped[dt.datetime | None]
+    password_changed_at: Mapped[dt.datetime | None]
+
+
+class AuthToken(Base):
+    __tablename__ = "auth_tokens"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
 
 
 class UserCounty(Base):
@@ -159,6 +215,13 @@ class UserCounty(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     county_adcode: Mapped[str] = mapped_column(ForeignKey("counties.adcode"), primary_key=True)
+
+
+class AppMeta(Base):
+    __tablename__ = "app_meta"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
 def personal_columns() -> list[str]:

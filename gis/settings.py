@@ -39,8 +39,38 @@ class Settings(BaseSettings):
         description="As root on Debian/Ubuntu, install PostGIS with apt-get when it is missing.",
     )
     demo_seed: int = 20210720
+    anonymous_read: bool = Field(
+        default=False,
+        description="Open the public fields of the layers read-only to anyone (a public page).",
+    )
+    token_hours: float = Field(
+        default=72, gt=0, description="Lifetime of bearer tokens and browser sessions, in hours."
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Secure flag of the session cookie. Unset: on, except for plain HTTP to a "
+        "host other than localhost (where browsers would drop the cookie).",
+    )
+    media_dir: Path | None = Field(
+        default=None, description="Where photos are kept. Unset: <home>/media."
+    )
+    photo_max_mb: float = Field(default=15, gt=0, description="Largest photo accepted, in MB.")
+    report_max_distance_m: float = Field(
+        default=500,
+        gt=0,
+        description="A report made farther than this from the asset is stored but flagged.",
+    )
+    sync_max_reports: int = Field(default=1000, ge=1, description="Reports per /sync request.")
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @property
+    def photos_dir(self) -> Path:
+        return self.media_dir or self.home / "media"
+
+    @property
+    def evidence_file(self) -> Path:
+        return self.data_dir / "evidence.toml"
 
     @cached_property
     def counties_file(self) -> Path:

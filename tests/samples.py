@@ -19,3 +19,18 @@ WEIHUI_HOUSE = AssetNew(
     householder_name="张某",
     householder_phone="13900000000",
 )
+
+IN_HONGQI = Point(113.9362, 35.2736)  # inside 红旗区 410702
+
+HONGQI_HOUSE = AssetNew(
+    code="FW-410702-90001",
+    layer="houses",
+    kind="general_repair",
+    county_adcode="410702",
+    name="红旗区测试住房",
+    geometry=IN_HONGQI,
+    town="测试镇",
+    village="红旗测试村",
+    householder_name="李某",
+    householder_phone="13900000001",
+)

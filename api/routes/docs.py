@@ -5,7 +5,9 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-router = APIRouter(include_in_schema=False)
+from api.security import PublicRoute
+
+router = APIRouter(include_in_schema=False, route_class=PublicRoute)
 
 SWAGGER = "/vendor/swagger-ui-dist"
 

@@ -4,9 +4,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import SessionDep
+from api.security import PublicRoute
 from gis.health import database_health
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=PublicRoute)
 
 
 class HealthPublic(BaseModel):

@@ -13,12 +13,13 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import SessionDep
 from api.schemas.geojson import FeatureCollection
+from api.security import CurrentPrincipal, OpenReadRoute
 from gis.crs import CRS84_URI
 from gis.errors import NotFound
 from gis.queries import features
 from gis.vocab import LAYERS
 
-router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
+router = APIRouter(prefix="/ogc", tags=["OGC API Features"], route_class=OpenReadRoute)
 
 GEOJSON = "application/geo+json"
 CONFORMANCE = [
@@ -136,6 +137,7 @@ def collection(request: Request, session: SessionDep, collection_id: CollectionI
 def items(
     request: Request,
     session: SessionDep,
+    principal: CurrentPrincipal,
     collection_id: CollectionId,
     county: CountyFilter = None,
     limit: Limit = 100,
@@ -146,7 +148,12 @@ def items(
         page = features.county_page(session, county=county, limit=limit, offset=offset)
     else:
         page = features.asset_page(
-            session, layer=collection_id, county=county, limit=limit, offset=offset
+            session,
+            principal=principal,
+            layer=collection_id,
+            county=county,
+            limit=limit,
+            offset=offset,
         )
     links = _page_links(request, page, limit=limit, offset=offset)
     envelope = json.dumps(
@@ -183,7 +190,9 @@ def _page_links(request: Request, page: features.FeaturePage, *, limit: int, off
     summary="单个要素 One feature",
     response_class=Response,
 )
-def item(session: SessionDep, collection_id: CollectionId, feature_id: str) -> Response:
+def item(
+    session: SessionDep, principal: CurrentPrincipal, collection_id: CollectionId, feature_id: str
+) -> Response:
     _check_collection(collection_id)
     if collection_id == "counties":
         body = features.county_feature(session, feature_id)
@@ -194,5 +203,7 @@ def item(session: SessionDep, collection_id: CollectionId, feature_id: str) -> R
                 f"Feature id {feature_id!r} must be a number (the asset id).",
                 field="feature_id",
             )
-        body, _ = features.asset_feature(session, int(feature_id), layer=collection_id)
+        body, _ = features.asset_feature(
+            session, int(feature_id), principal=principal, layer=collection_id
+        )
     return Response(body, media_type=GEOJSON)

@@ -5,7 +5,9 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+from api.security import OpenReadRoute
+
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=OpenReadRoute)
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates"
 

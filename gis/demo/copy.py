@@ -63,6 +63,14 @@ def load_demo(
     return dataclasses.replace(report, seconds=time.perf_counter() - started)
 
 
+# The append-only tables of the audit trail refuse TRUNCATE; replacing the demo empties them.
+_TRUNCATE_GUARDS = (
+    ("asset_events", "asset_events_no_truncate"),
+    ("event_photos", "event_photos_no_truncate"),
+    ("report_reviews", "report_reviews_no_truncate"),
+)
+
+
 def load_data(
     conn: psycopg.Connection, parts: Iterable[DemoData], *, replace: bool = False
 ) -> DemoReport:
@@ -84,9 +92,11 @@ def load_data(
         # asset_events is append-only and its trigger rejects TRUNCATE. Replacing the demo is
         # the one sanctioned exception, so the trigger is off for this statement only, inside
         # the transaction (if anything fails, it is back on).
-        conn.execute("ALTER TABLE asset_events DISABLE TRIGGER asset_events_no_truncate")
+        for table, trigger in _TRUNCATE_GUARDS:
+            conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
         conn.execute("TRUNCATE asset_events, assets CASCADE")
-        conn.execute("ALTER TABLE asset_events ENABLE TRIGGER asset_events_no_truncate")
+        for table, trigger in _TRUNCATE_GUARDS:
+            conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
     counts, events = dict.fromkeys(LAYERS, 0), 0
     with _keys_dropped(conn, ["assets", "asset_events"]):
         for part in parts:
@@ -95,6 +105,10 @@ def load_data(
             counts = {layer: counts[layer] + n for layer, n in part.counts().items()}
             events += len(part.events["id"])
     conn.execute("SELECT setval(pg_get_serial_sequence('assets', 'id'), max(id)) FROM assets")
+    conn.execute(
+        "INSERT INTO app_meta (key, value) VALUES ('demo', jsonb_build_object('loaded_at', now()))"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    )
     conn.execute("ANALYZE assets, asset_events")
     return DemoReport(counts, events, time.perf_counter() - started)
 

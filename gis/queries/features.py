@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.access import Principal, require_read
 from gis.errors import NotFound, UnknownCounty
 from gis.vocab import LAYERS
 
 GEOJSON_DECIMALS = 7
 
 # Public properties of an asset. Householders' personal data (models.personal_columns) is never
-# part of this list: it is served only to roles allowed to see it.
-ASSET_PROPERTIES = """
-    json_build_object(
+# part of this list: PERSONAL_PROPERTIES adds it, only for roles allowed to see it.
+PUBLIC_PROPERTIES = """
         'code', a.code,
         'layer', a.layer,
         'kind', a.kind,
@@ -39,7 +39,10 @@ ASSET_PROPERTIES = """
         'stage_observed_at', a.stage_observed_at,
         'version', a.version,
         'updated_at', a.updated_at
-    )
+"""
+PERSONAL_PROPERTIES = """,
+        'householder_name', a.householder_name,
+        'householder_phone', a.householder_phone
 """
 
 ASSET_JOINS = """
@@ -48,14 +51,20 @@ ASSET_JOINS = """
     JOIN stages s ON s.stage = a.stage
 """
 
-ASSET_FEATURE = f"""
+
+def asset_feature_sql(*, personal: bool, extra: str = "") -> str:
+    """The SQL of one asset (aliased ``a``, with ASSET_JOINS) as a GeoJSON Feature; householders'
+    personal fields only when ``personal``; ``extra`` adds ``, 'key', value`` properties."""
+    properties = PUBLIC_PROPERTIES + (PERSONAL_PROPERTIES if personal else "") + extra
+    return f"""
     json_build_object(
         'type', 'Feature',
         'id', a.id,
         'geometry', ST_AsGeoJSON(a.geom, {GEOJSON_DECIMALS})::json,
-        'properties', {ASSET_PROPERTIES}
+        'properties', json_build_object({properties})
     )
-"""
+    """
+
 
 COUNTY_FEATURE = f"""
     json_build_object(
@@ -121,23 +130,95 @@ def _page(
     return FeaturePage(row[0], matched, row[1])
 
 
+def _scope(principal: Principal) -> list[str] | None:
+    return None if principal.counties is None else sorted(principal.counties)
+
+
 def asset_page(
-    session: Session, *, layer: str, county: str | None, limit: int, offset: int
+    session: Session,
+    *,
+    principal: Principal,
+    layer: str,
+    county: str | None,
+    limit: int,
+    offset: int,
 ) -> FeaturePage:
-    """Assets of one layer, optionally in one county, ordered by id."""
+    """Assets of one layer that ``principal`` may read, optionally in one county, by id."""
     if layer not in LAYERS:
         raise NotFound(f"图层 {layer} 不存在", f"No layer {layer!r}; use one of {list(LAYERS)}.")
     if county is not None:
         check_county(session, county)
+        require_read(principal, county)
     return _page(
         session,
         table="assets",
         key="id",
-        feature=ASSET_FEATURE,
+        feature=asset_feature_sql(personal=principal.personal_everywhere_it_reads),
         joins=ASSET_JOINS,
-        where="a.layer = :layer AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)",
-        params={"layer": layer, "county": county, "limit": limit, "offset": offset},
+        where="a.layer = :layer AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)"
+        " AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))",
+        params={
+            "layer": layer,
+            "county": county,
+            "scope": _scope(principal),
+            "limit": limit,
+            "offset": offset,
+        },
     )
+
+
+def find_assets(
+    session: Session,
+    *,
+    principal: Principal,
+    near: tuple[float, float] | None,
+    radius_m: float,
+    query: str | None,
+    layer: str | None,
+    limit: int,
+) -> str:
+    """Assets ``principal`` may read near a point (EPSG:4326 lon, lat; nearest first, within
+    ``radius_m``) and/or matching ``query`` (code prefix, or part of the village or name), as a
+    FeatureCollection (text)."""
+    clauses = ["(CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))"]
+    extra, order = "", "a.id"
+    if layer is not None:
+        clauses.append("a.layer = :layer")
+    if query:
+        clauses.append(
+            "(a.code LIKE :prefix ESCAPE '\\' OR a.village LIKE :part ESCAPE '\\' "
+            "OR a.name LIKE :part ESCAPE '\\')"
+        )
+    if near is not None:
+        clauses.append("ST_DWithin(a.geom::geography, :here::geography, :radius)")
+        extra = (
+            ", 'distance_m', round(ST_Distance(a.geom::geography, :here::geography)::numeric, 1)"
+        )
+        order = "a.geom <-> :here"
+    here = f"SRID=4326;POINT({near[0]!r} {near[1]!r})" if near is not None else None
+    escaped = (query or "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    feature = asset_feature_sql(personal=principal.personal_everywhere_it_reads, extra=extra)
+    return session.execute(
+        text(
+            f"""
+            SELECT json_build_object('type', 'FeatureCollection', 'features',
+                                     coalesce(json_agg(f ORDER BY n), '[]'::json))::text
+              FROM (SELECT {feature} AS f, row_number() OVER (ORDER BY {order}) AS n
+                      FROM (SELECT a.* FROM assets a WHERE {" AND ".join(clauses)}
+                             ORDER BY {order} LIMIT :limit) a
+                      {ASSET_JOINS}) found
+            """
+        ),
+        {
+            "scope": _scope(principal),
+            "layer": layer,
+            "prefix": f"{escaped}%",
+            "part": f"%{escaped}%",
+            "here": here,
+            "radius": radius_m,
+            "limit": limit,
+        },
+    ).scalar_one()
 
 
 def county_page(session: Session, *, county: str | None, limit: int, offset: int) -> FeaturePage:
@@ -154,11 +235,15 @@ def county_page(session: Session, *, county: str | None, limit: int, offset: int
     )
 
 
-def asset_feature(session: Session, asset_id: int, *, layer: str | None = None) -> tuple[str, int]:
-    """One asset as a GeoJSON Feature (text) and its version, for the ETag."""
+def asset_feature(
+    session: Session, asset_id: int, *, principal: Principal, layer: str | None = None
+) -> tuple[str, int]:
+    """One asset as a GeoJSON Feature (text) and its version, for the ETag. Raises NotFound,
+    or Forbidden when the asset lies outside the principal's counties."""
     row = session.execute(
         text(
-            f"SELECT {ASSET_FEATURE}::text, a.version FROM assets a {ASSET_JOINS} "
+            f"SELECT a.county_adcode, {asset_feature_sql(personal=False)}::text, "
+            f"{asset_feature_sql(personal=True)}::text, a.version FROM assets a {ASSET_JOINS} "
             "WHERE a.id = :id AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)"
         ),
         {"id": asset_id, "layer": layer},
@@ -171,7 +256,9 @@ def asset_feature(session: Session, asset_id: int, *, layer: str | None = None) 
             "or find the asset on the map again.",
             field="id",
         )
-    return row[0], row[1]
+    county, public, personal, version = row
+    require_read(principal, county)
+    return (personal if principal.sees_personal(county) else public), version
 
 
 def county_feature(session: Session, adcode: str) -> str:
