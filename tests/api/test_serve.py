@@ -1,10 +1,6 @@
 """The path of `make run`, end to end: `rebuild serve --prepare` on an empty database."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,66 +9,102 @@ import pyogrio
 import pytest
 
 from tests.conftest import Databases, test_db_name
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.live import live_server
 
 
 @pytest.fixture(scope="module")
-def served(databases: Databases) -> Iterator[str]:
-    name = test_db_name("_serve")
-    url = databases.create(name)
-    port = _free_port()
-    rebuild = Path(sys.executable).parent / "rebuild"
-    server = subprocess.Popen(
-        [rebuild, "serve", "--prepare", "--port", str(port)],
-        env={**os.environ, "REBUILD_DATABASE_URL": url},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert server.poll() is None, f"server exited:\n{server.stdout.read()}"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("the server did not answer /healthz within 180 s")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="module")
+def served(databases: Databases, home: Path) -> Iterator[str]:
+    with live_server(databases, test_db_name("_serve"), home=home, prepare=True) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        databases.drop(name)
 
 
-def test_serve_prepares_an_empty_database_and_serves_the_demo(served: str) -> None:
+@pytest.fixture(scope="module")
+def demo_accounts(served: str, home: Path) -> dict[str, str]:
+    """username -> password, from the file `make run` writes."""
+    lines = (home / "demo-accounts.txt").read_text(encoding="utf-8").splitlines()
+    return {line.split("\t")[0]: line.split("\t")[-1] for line in lines if not line.startswith("#")}
+
+
+@pytest.fixture(scope="module")
+def admin(served: str, demo_accounts: dict[str, str]) -> dict[str, str]:
+    form = {"username": "demo-admin", "password": demo_accounts["demo-admin"]}
+    token = httpx.post(f"{served}/auth/token", data=form).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_demo_accounts_are_private_and_random(
+    served: str, home: Path, demo_accounts: dict[str, str]
+) -> None:
+    path = home / "demo-accounts.txt"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert set(demo_accounts) == {"demo-admin", "demo-viewer", "demo-manager", "demo-inspector"}
+    assert len(set(demo_accounts.values())) == 4 and all(
+        len(p) >= 12 for p in demo_accounts.values()
+    )
+    for username, password in demo_accounts.items():
+        form = {"username": username, "password": password}
+        assert httpx.post(f"{served}/auth/token", data=form).status_code == 200, username
+
+
+def test_closed_without_a_login(served: str) -> None:
+    assert httpx.get(f"{served}/healthz").status_code == 200
+    refused = httpx.get(f"{served}/ogc/collections/houses/items")
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "not_authenticated"
+    assert "Bearer" in refused.headers["www-authenticate"]
+
+
+def test_serve_prepares_an_empty_database_and_serves_the_demo(
+    served: str, admin: dict[str, str]
+) -> None:
     health = httpx.get(f"{served}/healthz").json()
     assert health["status"] == "ok" and health["counties"] == 12
-    counties = httpx.get(f"{served}/ogc/collections/counties/items").json()
+    counties = httpx.get(f"{served}/ogc/collections/counties/items", headers=admin).json()
     assert sorted(f["id"] for f in counties["features"])[:2] == ["410702", "410703"]
     assert counties["numberMatched"] == 12
     for layer in ("houses", "water_works", "roads"):
-        everything = httpx.get(f"{served}/ogc/collections/{layer}/items?limit=1").json()
-        weihui = httpx.get(f"{served}/ogc/collections/{layer}/items?county=410781").json()
+        url = f"{served}/ogc/collections/{layer}/items"
+        everything = httpx.get(f"{url}?limit=1", headers=admin).json()
+        weihui = httpx.get(f"{url}?county=410781", headers=admin).json()
         assert 0 < weihui["numberMatched"] < everything["numberMatched"], layer
         assert {f["properties"]["county_adcode"] for f in weihui["features"]} == {"410781"}
 
 
-def test_gdal_opens_the_layers_over_ogc_api(served: str) -> None:
-    """What QGIS and ogr2ogr do: list the collections and page through a layer."""
-    layers = dict(pyogrio.list_layers(f"OAPIF:{served}/ogc"))
-    assert set(layers) == {"counties", "houses", "water_works", "roads"}
-    counties = pyogrio.read_dataframe(f"OAPIF:{served}/ogc", layer="counties")
-    assert len(counties) == 12 and counties.crs.to_epsg() == 4326
-    roads = pyogrio.read_dataframe(f"OAPIF:{served}/ogc", layer="roads")
-    matched = httpx.get(f"{served}/ogc/collections/roads/items?limit=1").json()["numberMatched"]
-    assert len(roads) == matched
+def test_gdal_opens_the_layers_over_ogc_api_with_basic_auth(
+    served: str, admin: dict[str, str], demo_accounts: dict[str, str]
+) -> None:
+    """What QGIS and ogr2ogr do: list the collections and page through a layer, logged in."""
+    pyogrio.set_gdal_config_options(
+        {
+            "GDAL_HTTP_AUTH": "BASIC",
+            "GDAL_HTTP_USERPWD": f"demo-viewer:{demo_accounts['demo-viewer']}",
+        }
+    )
+    try:
+        layers = dict(pyogrio.list_layers(f"OAPIF:{served}/ogc"))
+        assert set(layers) == {"counties", "houses", "water_works", "roads"}
+        counties = pyogrio.read_dataframe(f"OAPIF:{served}/ogc", layer="counties")
+        assert len(counties) == 12 and counties.crs.to_epsg() == 4326
+        roads = pyogrio.read_dataframe(f"OAPIF:{served}/ogc", layer="roads")
+    finally:
+        pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": None, "GDAL_HTTP_USERPWD": None})
+    url = f"{served}/ogc/collections/roads/items?limit=1"
+    assert len(roads) == httpx.get(url, headers=admin).json()["numberMatched"]
     assert set(roads.geom_type) <= {"LineString", "MultiLineString"}
+
+
+def test_gdal_with_a_bearer_token(served: str, admin: dict[str, str]) -> None:
+    """GDAL >= 3.9 sends a token with GDAL_HTTP_AUTH=BEARER (the OAPIF driver sets headers of
+    its own, so GDAL_HTTP_HEADERS does not reach the server; GDAL_HTTP_HEADER_FILE does)."""
+    token = admin["Authorization"].removeprefix("Bearer ")
+    pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": "BEARER", "GDAL_HTTP_BEARER": token})
+    try:
+        counties = pyogrio.read_dataframe(f"OAPIF:{served}/ogc", layer="counties")
+    finally:
+        pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": None, "GDAL_HTTP_BEARER": None})
+    assert len(counties) == 12
