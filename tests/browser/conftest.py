@@ -6,22 +6,18 @@ intranet machine or this CI cannot.
 """
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
 from playwright.sync_api import Browser, sync_playwright
+from sqlalchemy.orm import Session
 
-from gis import db, provision, users
+from gis import users
 from gis.assets import create_asset
-from gis.settings import Settings
 from tests.conftest import Databases, test_db_name
+from tests.live import live_server
 from tests.samples import WEIHUI_HOUSE
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,36 +45,27 @@ def browser() -> Iterator[Browser]:
 
 @dataclass(frozen=True)
 class Live:
-    """A served database with one house in 卫辉市, an inspector of that county, and an admin."""
+    """A served database with houses in 卫辉市 (one per test that reports, by code), an
+    inspector of that county, and an administrator."""
 
     base: str
-    asset_id: int
+    assets: dict[str, int]  # code -> id
     inspector: tuple[str, str]  # username, password
     admin: tuple[str, str]
 
 
 INSPECTOR = ("weihui-inspector", "inspect-weihui-2022")
 ADMIN = ("city-admin", "admin-xinxiang-2022")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+HOUSES = [replace(WEIHUI_HOUSE, code=f"FW-410781-9000{n}") for n in range(1, 6)]
 
 
 @pytest.fixture(scope="module")
-def live(
-    databases: Databases, settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Live]:
-    """`rebuild serve` in a subprocess, on a database of its own built by the product's loaders."""
-    name = test_db_name("_browser")
-    url = databases.create(name)
-    db.migrate(url)
-    engine = db.make_engine(url)
-    provision.load_reference(engine, settings)
-    with db.transaction(engine) as session:
-        asset_id = create_asset(session, asset_in=WEIHUI_HOUSE)
+def live(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    assets: dict[str, int] = {}
+
+    def seed(session: Session) -> None:
+        for house in HOUSES:
+            assets[house.code] = create_asset(session, asset_in=house)
         users.add_user(
             session,
             username=INSPECTOR[0],
@@ -88,34 +75,7 @@ def live(
             display_name="卫辉核查员",
         )
         users.add_user(session, username=ADMIN[0], password=ADMIN[1], role="admin")
-    engine.dispose()
-    port = _free_port()
-    rebuild = Path(sys.executable).parent / "rebuild"
-    env = {
-        **os.environ,
-        "REBUILD_DATABASE_URL": url,
-        "REBUILD_MEDIA_DIR": str(tmp_path_factory.mktemp("media")),
-    }
-    # The log goes to a file, not a pipe: a pipe nobody reads fills up and stalls the server.
-    log = tmp_path_factory.mktemp("server") / "serve.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [rebuild, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert server.poll() is None, f"server exited:\n{log.read_text()}"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("the server did not answer /healthz within 60 s")
-        yield Live(base, asset_id, INSPECTOR, ADMIN)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        databases.drop(name)
+
+    home = tmp_path_factory.mktemp("home")
+    with live_server(databases, test_db_name("_browser"), home=home, seed=seed) as base:
+        yield Live(base, assets, INSPECTOR, ADMIN)

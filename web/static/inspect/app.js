@@ -110,8 +110,11 @@ function dismiss(notice) {
 function renderNotices() {
   $("notices").replaceChildren(
     ...state.notices.map((notice) => {
+      // Words are looked up at display time, so that a language switch re-words the notices.
       const vars = { ...notice.vars };
       if (notice.body) vars.message = apiMessage(notice.body);
+      if (vars.stage_key) vars.stage = stageLabel(vars.stage_key);
+      if (vars.flag_keys) vars.flags = vars.flag_keys.map(flagLabel).join("、");
       return el("div", { className: `notice ${notice.kind}` },
         el("span", {}, t(notice.key, vars)),
         el("button", {
@@ -620,11 +623,14 @@ function onResult(result) {
   const current = result.current?.properties;
   const vars = {
     code: entry.asset_code,
-    stage: stageLabel(current?.stage ?? entry.stage),
+    stage_key: current?.stage ?? entry.stage,
     percent: current?.percent ?? entry.percent,
   };
-  if (result.status === "applied") notify("ok", "applied", { ...vars, stage: stageLabel(entry.stage), percent: entry.percent });
-  else if (result.status === "superseded") notify("warn", "superseded", vars);
+  const flagKeys = (result.flags || []).filter((f) => f !== "conflict");
+  if (result.status === "applied") {
+    const applied = { ...vars, stage_key: entry.stage, percent: entry.percent, flag_keys: flagKeys };
+    notify(flagKeys.length ? "warn" : "ok", flagKeys.length ? "applied_flagged" : "applied", applied);
+  } else if (result.status === "superseded") notify("warn", "superseded", vars);
   else if (result.status === "conflict") notify("warn", "conflict", vars);
   else if (result.status === "duplicate") notify("info", "duplicate", vars);
   else notify("error", "rejected", vars, result);

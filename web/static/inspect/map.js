@@ -48,7 +48,7 @@ export function createMap(container, onSelect) {
       here.clearLayers();
       if (position) {
         L.circleMarker([position.lat, position.lon], {
-          radius: 7, color: "#fff", weight: 3, fillColor: "#1a73e8", fillOpacity: 1,
+          radius: 7, color: "#fff", weight: 3, fillColor: "#1a73e8", fillOpacity: 1, interactive: false,
         }).addTo(here);
       }
       const bounds = L.featureGroup([assets, here]).getBounds();

@@ -3,10 +3,13 @@
 // It keeps the page's shell (HTML, our scripts and styles, Leaflet and idb) so that the page
 // opens without network, and serves those files cache-first. It never touches API requests:
 // their answers belong to one user's session and must not outlive it in a shared cache; the page
-// keeps what it needs offline in IndexedDB itself. Change CACHE_VERSION whenever a shell file
-// changes, so that phones fetch the new shell.
+// keeps what it needs offline in IndexedDB itself.
+//
+// CACHE_VERSION names the content of the shell: when a shell file changes, so must it, or phones
+// holding the old shell never fetch the new one. tests/browser/test_inspect.py computes the value
+// (a SHA-256 over the SHELL files) and says what to set when it is out of date.
 
-const CACHE_VERSION = "inspect-v1";
+const CACHE_VERSION = "inspect-825880e378d4";
 
 const SHELL = [
   "/inspect",
