@@ -111,6 +111,16 @@ _PROBLEMS_ZH = {
     "datetime_parsing": "应为日期时间，如 2022-05-31T10:00:00+08:00",
     "date_from_datetime_parsing": "应为日期，如 2022-05-31",
     "json_invalid": "不是有效的 JSON",
+    "timezone_aware": "须带时区，如 2022-05-31T10:00:00+08:00",
+    "extra_forbidden": "不认识的字段，请删除（此项由系统填写，客户端不能设置）",
+    "bool_parsing": "应为 true 或 false",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_attributes_type": "应为对象",
+    "too_long": "项目过多，最多 {max_length} 项",
+    "string_type": "应为文字",
+    "int_type": "应为整数",
+    "float_type": "应为数字",
 }
 
 

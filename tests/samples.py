@@ -34,3 +34,31 @@ HONGQI_HOUSE = AssetNew(
     householder_name="李某",
     householder_phone="13900000001",
 )
+
+
+def jpeg(seed: int = 0, *, lon: float | None = None, lat: float | None = None) -> bytes:
+    """A small site photo; ``seed`` varies the content (and so the id); with lon/lat, EXIF GPS
+    written the way phones write it (degrees, minutes, seconds as rationals)."""
+    import io
+
+    from PIL import ExifTags, Image
+    from PIL.TiffImagePlugin import IFDRational
+
+    def dms(value: float) -> tuple[IFDRational, IFDRational, IFDRational]:
+        degrees, rest = divmod(abs(value) * 3600, 3600)
+        minutes, seconds = divmod(rest, 60)
+        return IFDRational(int(degrees)), IFDRational(int(minutes)), IFDRational(seconds)
+
+    exif = Image.Exif()
+    exif[ExifTags.IFD.Exif] = {ExifTags.Base.DateTimeOriginal: "2022:03:01 10:20:30"}
+    if lon is not None and lat is not None:
+        exif[ExifTags.IFD.GPSInfo] = {
+            ExifTags.GPS.GPSLatitudeRef: "N",
+            ExifTags.GPS.GPSLatitude: dms(lat),
+            ExifTags.GPS.GPSLongitudeRef: "E",
+            ExifTags.GPS.GPSLongitude: dms(lon),
+        }
+    out = io.BytesIO()
+    colour = (seed * 37 % 256, seed * 91 % 256, 120)
+    Image.new("RGB", (64, 48), colour).save(out, "JPEG", exif=exif)
+    return out.getvalue()
