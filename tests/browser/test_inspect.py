@@ -168,9 +168,11 @@ def test_reports_made_online_and_offline_arrive_exactly_once(
     assert all(not e["flags"] for e in events), [e["flags"] for e in events]
     assert state(admin, asset_id) == ("started", 70)
 
-    # Every request the page and its service worker made went to this server.
+    # Every request the page and its service worker made went to this server, and the page as
+    # rendered (Leaflet included) links to no other.
     hosts = {urlsplit(url).netloc for url in requested if not url.startswith(("data:", "blob:"))}
     assert hosts == {urlsplit(live.base).netloc}
+    assert set(re.findall(r"https?://[^/\"'\s]+", page.content())) <= {live.base}
 
 
 def test_near_me_lists_the_houses_around_with_their_distance(

@@ -155,6 +155,8 @@ function renderUser() {
     ? me.counties.map((c) => (getLang() === "en" ? `${c.name_zh} (${c.adcode})` : c.name_zh)).join("、")
     : t("city_wide");
   $("user-offline").hidden = !state.meOffline;
+  $("report-form").hidden = me.can_report === false;
+  $("view-only").hidden = me.can_report !== false;
 }
 
 async function start() {
@@ -532,7 +534,8 @@ function renderHistory() {
         : (e.flags || []).includes("conflict") ? t("review_pending") : "";
       return el("li", { className: "event", "data-id": e.id, "data-percent": e.percent },
         el("div", { className: "when" }, formatTime(e.observed_at), " · ",
-          e.reporter ? e.reporter.display_name || e.reporter.username : t("reporter_unknown")),
+          e.reporter ? e.reporter.display_name || e.reporter.username : t("reporter_unknown"),
+          e.distance_m != null ? ` · ${t("distance_away", { d: formatDistance(e.distance_m) })}` : ""),
         el("div", { className: "change" }, change),
         (e.flags || []).length || review || e.counts === false
           ? el("div", { className: "flags" },
