@@ -93,6 +93,8 @@ api.onReachability((ok) => {
 // Good news fades after a while; warnings and errors stay until dismissed.
 function notify(kind, key, vars = {}, body = null) {
   const notice = { kind, key, vars, body };
+  const same = JSON.stringify([key, vars, body]);
+  state.notices = state.notices.filter((n) => JSON.stringify([n.key, n.vars, n.body]) !== same);
   state.notices.unshift(notice);
   state.notices.length = Math.min(state.notices.length, MAX_NOTICES);
   renderNotices();
@@ -169,18 +171,15 @@ async function start() {
   }
   await renderOutbox();
   try {
-    state.me = await api.me();
-    state.meOffline = false;
-    localStorage.setItem(ME_KEY, JSON.stringify(state.me));
-    await claimView(state.me.username);
+    await confirmUser();
   } catch (error) {
-    if (!(error instanceof api.NetworkError)) {
+    if (error instanceof api.ApiError && error.status === 401) {
       localStorage.removeItem(ME_KEY);
       showLogin();
       return;
     }
-    // Offline: work on as the last user logged in on this device; the server checks the
-    // session again when the reports are uploaded.
+    // Offline, or the server unwell: work on as the last user logged in on this device; the
+    // server checks the session again when the reports are uploaded.
     state.me = JSON.parse(localStorage.getItem(ME_KEY) || "null");
     state.meOffline = true;
     if (!state.me) {
@@ -191,6 +190,24 @@ async function start() {
   showUser();
   await restoreCached();
   tryFlush();
+}
+
+async function confirmUser() {
+  state.me = await api.me();
+  state.meOffline = false;
+  localStorage.setItem(ME_KEY, JSON.stringify(state.me));
+  await claimView(state.me.username);
+}
+
+// Back online after starting offline: is the session still good?
+async function recheckUser() {
+  if (!state.meOffline) return;
+  try {
+    await confirmUser();
+    renderUser();
+  } catch (error) {
+    if (error instanceof api.ApiError && error.status === 401) showLogin("login_again");
+  }
 }
 
 async function onLogin(event) {
@@ -221,9 +238,12 @@ async function onLogout() {
   try {
     await api.logout();
   } catch (error) {
-    if (error instanceof api.ApiError) notify("error", "error_message", {}, error.body);
-    else notify("error", "network_error");
-    return;
+    const alreadyOut = error instanceof api.ApiError && error.status === 401;
+    if (!alreadyOut) {
+      if (error instanceof api.ApiError) notify("error", "error_message", {}, error.body);
+      else notify("error", "network_error");
+      return;
+    }
   }
   localStorage.removeItem(ME_KEY);
   await forgetView();
@@ -641,6 +661,7 @@ function onResult(result) {
 
 async function tryFlush() {
   if (!state.me) return;
+  await recheckUser();
   const touched = new Set();
   const outcome = await flush(state.me.username, (result) => {
     touched.add(result.asset_id);
@@ -649,10 +670,6 @@ async function tryFlush() {
   await renderOutbox();
   if (outcome.outcome === "unauthorized") showLogin("login_again");
   if (outcome.outcome === "server") notify("warn", "server_error");
-  if (outcome.outcome === "ok" && state.meOffline) {
-    state.meOffline = false;
-    renderUser();
-  }
   if (state.selected && touched.has(state.selected.id)) {
     await refreshSelected();
     resetForm();
@@ -704,7 +721,7 @@ function bind() {
   });
   window.addEventListener("offline", renderNet);
   setInterval(() => {
-    if (state.outbox.some((e) => e.state === "pending")) tryFlush();
+    if (state.meOffline || state.outbox.some((e) => e.state === "pending")) tryFlush();
   }, RETRY_MS);
 }
 
