@@ -139,7 +139,7 @@ const STRINGS = {
     locating: "Locating…",
     no_location: "No location: {why}",
     no_geolocation: "This device cannot tell its location",
-    results: "{n} assets",
+    results: "{n} found",
     no_results: "No assets found",
     cached_results: "last results",
     selected_title: "Selected asset",
