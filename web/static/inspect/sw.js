@@ -9,7 +9,7 @@
 // holding the old shell never fetch the new one. tests/browser/test_inspect.py computes the value
 // (a SHA-256 over the SHELL files) and says what to set when it is out of date.
 
-const CACHE_VERSION = "inspect-51a811b084ce";
+const CACHE_VERSION = "inspect-c55f900b6383";
 
 const SHELL = [
   "/inspect",

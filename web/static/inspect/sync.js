@@ -39,7 +39,10 @@ async function run(username, onResult) {
       for (const entry of batch) {
         if (await uploadPhotos(entry, onResult)) ready.push(entry);
       }
-      if (ready.length > 0) await send(ready, onResult);
+      if (ready.length > 0 && (await send(ready, onResult)) === 0) {
+        // The server answered for none of them: retrying at once would only ask again.
+        return { outcome: "server", error: new Error("/sync answered no report of the batch") };
+      }
     }
     return { outcome: "ok" };
   } catch (error) {
@@ -104,6 +107,7 @@ function payload(entry) {
   return report;
 }
 
+// Sends one round; returns how many of its reports the server answered for.
 async function send(entries, onResult) {
   let answer;
   try {
@@ -113,14 +117,16 @@ async function send(entries, onResult) {
     // on each report so that the inspector sees it, instead of retrying forever.
     if (error instanceof api.ApiError && [400, 403, 413, 422].includes(error.status)) {
       for (const entry of entries) await reject(entry, error.body, onResult);
-      return;
+      return entries.length;
     }
     throw error;
   }
   const byId = new Map(entries.map((e) => [e.id, e]));
+  let answered = 0;
   for (const result of answer.results || []) {
     const entry = byId.get(result.id);
     if (!entry) continue;
+    answered += 1;
     if (DONE.has(result.status)) {
       await store.removeEntry(entry.id);
       if (result.status === "applied" && result.version != null) {
@@ -131,6 +137,7 @@ async function send(entries, onResult) {
       await reject(entry, result, onResult);
     }
   }
+  return answered;
 }
 
 async function rebaseFollowers(predecessorId, version) {
