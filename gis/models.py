@@ -1,5 +1,7 @@
-"""SQLAlchemy 2 typed models. The migration in ``gis/migrations`` is the source of truth for the
-schema (checks, triggers, indexes); these models describe the same tables for queries."""
+"""SQLAlchemy 2 typed models. The migrations in ``gis/migrations`` are the source of truth for the
+schema; these models describe the same tables, columns, defaults, keys and indexes exactly
+(tests/gis/test_models.py compares them). CHECK constraints, triggers and views live only in the
+migrations."""
 
 import datetime as dt
 import uuid
@@ -13,13 +15,18 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Identity,
+    Index,
     LargeBinary,
     Numeric,
     SmallInteger,
     String,
     Text,
+    false,
     func,
+    text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -32,6 +39,7 @@ class Base(DeclarativeBase):
 
 
 PERSONAL = {"personal": True}  # column info flag: personal data, hidden from most roles
+PERSONAL_COMMENT = "PERSONAL DATA: hidden from roles without access"
 
 
 class Layer(Base):
@@ -62,6 +70,7 @@ class Stage(Base):
 
 class County(Base):
     __tablename__ = "counties"
+    __table_args__ = (Index("counties_geom_gist", "geom", postgresql_using="gist"),)
 
     adcode: Mapped[str] = mapped_column(String(6), primary_key=True)
     name_zh: Mapped[str] = mapped_column(Text)
@@ -73,6 +82,13 @@ class County(Base):
 
 class Asset(Base):
     __tablename__ = "assets"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["layer", "kind"], ["asset_kinds.layer", "asset_kinds.kind"], name="assets_kind_fkey"
+        ),
+        Index("assets_geom_gist", "geom", postgresql_using="gist"),
+        Index("assets_layer_county", "layer", "county_adcode", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     code: Mapped[str] = mapped_column(Text, unique=True)
@@ -89,20 +105,36 @@ class Asset(Base):
     households: Mapped[int | None] = mapped_column(SmallInteger)
     planned_investment_wan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     funds_secured_wan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
-    poverty_alleviated_area: Mapped[bool] = mapped_column(default=False)
-    worst_hit_area: Mapped[bool] = mapped_column(default=False)
-    householder_name: Mapped[str | None] = mapped_column(Text, info=PERSONAL)
-    householder_phone: Mapped[str | None] = mapped_column(Text, info=PERSONAL)
-    stage: Mapped[str] = mapped_column(ForeignKey("stages.stage"), default="not_started")
-    percent: Mapped[int] = mapped_column(SmallInteger, default=0)
+    poverty_alleviated_area: Mapped[bool] = mapped_column(server_default=false())
+    worst_hit_area: Mapped[bool] = mapped_column(server_default=false())
+    householder_name: Mapped[str | None] = mapped_column(
+        Text, info=PERSONAL, comment=PERSONAL_COMMENT
+    )
+    householder_phone: Mapped[str | None] = mapped_column(
+        Text, info=PERSONAL, comment=PERSONAL_COMMENT
+    )
+    stage: Mapped[str] = mapped_column(ForeignKey("stages.stage"), server_default="not_started")
+    percent: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     stage_observed_at: Mapped[dt.datetime | None]
-    version: Mapped[int] = mapped_column(default=1)
+    version: Mapped[int] = mapped_column(
+        server_default=text("1"), comment="Incremented on every change; served as the ETag"
+    )
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 class AssetEvent(Base):
     __tablename__ = "asset_events"
+    __table_args__ = (
+        Index("asset_events_asset_observed", "asset_id", text("observed_at DESC")),
+        Index("asset_events_observed", "observed_at"),
+        # The predicate in PostgreSQL's own spelling, as the database reflects it.
+        Index(
+            "asset_events_flagged",
+            text("received_at DESC"),
+            postgresql_where=text("flags <> '{}'::text[]"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"))
@@ -145,6 +177,7 @@ class Photo(Base):
 
 class EventPhoto(Base):
     __tablename__ = "event_photos"
+    __table_args__ = (Index("event_photos_photo", "photo_id"),)
 
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("asset_events.id"), primary_key=True)
     photo_id: Mapped[str] = mapped_column(ForeignKey("photos.id"), primary_key=True)
@@ -171,15 +204,22 @@ class Milestone(Base):
 
 class Deadline(Base):
     __tablename__ = "deadlines"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["layer", "kind"], ["asset_kinds.layer", "asset_kinds.kind"], name="deadlines_kind_fkey"
+        ),
+    )
 
-    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(always=True), primary_key=True)
     rule: Mapped[str] = mapped_column(Text, unique=True)
     layer: Mapped[str] = mapped_column(ForeignKey("layers.layer"))
     kind: Mapped[str | None] = mapped_column(Text)
     batch: Mapped[int | None] = mapped_column(SmallInteger)
     stage: Mapped[str] = mapped_column(ForeignKey("stages.stage"))
     due_date: Mapped[dt.date | None] = mapped_column(Date)
-    due_milestone: Mapped[str | None] = mapped_column(ForeignKey("milestones.name"))
+    due_milestone: Mapped[str | None] = mapped_column(
+        ForeignKey("milestones.name", onupdate="CASCADE")
+    )
     label_zh: Mapped[str] = mapped_column(Text)
     label_en: Mapped[str] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(Text)
@@ -188,12 +228,12 @@ class Deadline(Base):
 class User(Base):
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(Identity(), primary_key=True)
+    id: Mapped[int] = mapped_column(Identity(always=True), primary_key=True)
     username: Mapped[str] = mapped_column(Text, unique=True)
     display_name: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(Text)
     password_hash: Mapped[str | None] = mapped_column(Text)
-    is_active: Mapped[bool] = mapped_column(default=True)
+    is_active: Mapped[bool] = mapped_column(server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     disabled_at: Mapped[dt.datetime | None]
     password_changed_at: Mapped[dt.datetime | None]
@@ -201,6 +241,7 @@ class User(Base):
 
 class AuthToken(Base):
     __tablename__ = "auth_tokens"
+    __table_args__ = (Index("auth_tokens_user", "user_id"),)
 
     token_hash: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -213,7 +254,9 @@ class AuthToken(Base):
 class UserCounty(Base):
     __tablename__ = "user_counties"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     county_adcode: Mapped[str] = mapped_column(ForeignKey("counties.adcode"), primary_key=True)
 
 
