@@ -85,15 +85,13 @@ class FieldRules:
 
 
 _LOCK = """
-    SELECT a.id, a.layer, a.county_adcode, a.stage, a.percent, a.stage_observed_at, a.version,
-           (SELECT e.asset_id FROM asset_events e WHERE e.id = :event_id) AS event_asset
-      FROM assets a WHERE a.id = :asset_id
-       FOR UPDATE OF a
+    SELECT id, layer, county_adcode, stage, percent, stage_observed_at, version
+      FROM assets WHERE id = :asset_id FOR UPDATE
 """
 
 
-def _lock_asset(session: Session, asset_id: int, event_id: uuid.UUID) -> Any:
-    row = session.execute(text(_LOCK), {"asset_id": asset_id, "event_id": event_id}).first()
+def _lock_asset(session: Session, asset_id: int) -> Any:
+    row = session.execute(text(_LOCK), {"asset_id": asset_id}).first()
     if row is None:
         raise NotFound(
             f"编号为 {asset_id} 的项目不存在，请核对编号或重新查找项目",
@@ -101,6 +99,15 @@ def _lock_asset(session: Session, asset_id: int, event_id: uuid.UUID) -> Any:
             field="asset_id",
         )
     return row
+
+
+def _received_for(session: Session, report_id: uuid.UUID) -> int | None:
+    """The asset a report id was already received for. Asked after the asset's lock is held,
+    in a statement of its own: under READ COMMITTED a statement sees what was committed before
+    it began, so a copy of this report committed while we waited for the lock is seen here."""
+    return session.execute(
+        text("SELECT asset_id FROM asset_events WHERE id = :id"), {"id": report_id}
+    ).scalar_one_or_none()
 
 
 def submit(
@@ -116,10 +123,11 @@ def submit(
 ) -> Outcome:
     """Decide on one report and record it. ``if_match`` (online) must equal the current version;
     ``base_version`` (offline sync) is the version the device last saw. Flushes, never commits."""
-    asset = _lock_asset(session, asset_id, report.id)
+    asset = _lock_asset(session, asset_id)
     access.require_report(principal, asset.county_adcode)
-    if asset.event_asset is not None:
-        if asset.event_asset != asset_id:
+    received_for = _received_for(session, report.id)
+    if received_for is not None:
+        if received_for != asset_id:
             raise InvalidInput(
                 f"上报编号 {report.id} 已用于另一个项目的上报；请为新的上报生成新编号",
                 f"Report id {report.id} was already used for another asset; generate a new id.",
@@ -355,7 +363,7 @@ def _insert_event(
     reporter_id: int | None,
 ) -> None:
     where = located.location if located else None
-    session.execute(
+    inserted = session.execute(
         text(
             """
             INSERT INTO asset_events (
@@ -368,6 +376,7 @@ def _insert_event(
                      ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END,
                 :crs, :raw_lon, :raw_lat, :accuracy, :distance,
                 :prev_stage, :prev_percent, :base_version, :flags, :note, :reason)
+            ON CONFLICT (id) DO NOTHING RETURNING id
             """
         ),
         {
@@ -391,7 +400,13 @@ def _insert_event(
             "note": report.note,
             "reason": _reason(report),
         },
-    )
+    ).first()
+    if inserted is None:  # the same id, sent at the same moment for another asset
+        raise InvalidInput(
+            f"上报编号 {report.id} 已被使用；请为新的上报生成新编号",
+            f"Report id {report.id} is already taken; generate a new id.",
+            field="id",
+        )
     if photos:
         session.execute(
             text("INSERT INTO event_photos (event_id, photo_id) VALUES (:e, :p)"),

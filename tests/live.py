@@ -46,16 +46,18 @@ def live_server(
     port = free_port()
     rebuild = Path(sys.executable).parent / "rebuild"
     command = [rebuild, "serve", "--port", str(port), *(["--prepare"] if prepare else [])]
+    # The log goes to a file: a pipe nobody reads fills up and stalls a busy server.
+    log = (home / f"{name}.log").open("w", encoding="utf-8")
     server = subprocess.Popen(
         command,
         env={**os.environ, "REBUILD_DATABASE_URL": url, "REBUILD_HOME": str(home), **(env or {})},
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(server, base)
+        _wait_for(server, base, home / f"{name}.log")
         yield base
     finally:
         server.terminate()
@@ -63,15 +65,16 @@ def live_server(
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
         db.make_engine(url).dispose()
         databases.drop(name)
 
 
-def _wait_for(server: subprocess.Popen, base: str) -> None:
+def _wait_for(server: subprocess.Popen, base: str, log: Path) -> None:
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"the server exited:\n{server.stdout.read()}")
+            raise RuntimeError(f"the server exited:\n{log.read_text(encoding='utf-8')}")
         try:
             if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
                 return
