@@ -67,6 +67,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Benchmarks (bench/): a database of their own in the local PostGIS, the real servers and tipg
+# (the peer) on loopback; writes docs/benchmarks.md and docs/benchmarks.json. A few minutes.
+BENCH_STAMP := $(VENV)/.bench
+
+.PHONY: bench
+bench: setup $(BENCH_STAMP)  ## measure and write docs/benchmarks.md
+	$(BIN)/python -m bench
+
+# The bench's own packages (the `bench` extra: tipg, aiohttp, py-spy), installed only here.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
 db-up: setup
 	$(BIN)/rebuild db up
 db-down: setup

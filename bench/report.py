@@ -1,0 +1,540 @@
+"""docs/benchmarks.md from the results of one run (the same results go to benchmarks.json)."""
+
+import statistics
+from typing import Any
+
+AIM_RATE = 500
+AIM_P99_MS = 50
+AIM_SYNC_S = 2
+
+
+def _f(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _range(values: list[float], digits: int = 1) -> str:
+    return f"{_f(min(values), digits)}–{_f(max(values), digits)}"
+
+
+def _group(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A configuration's runs: medians over runs, with the spread."""
+    rates = [r["reports_per_s"] for r in runs]
+    p99 = [r["latency_ms"]["p99"] for r in runs]
+    cpu = {
+        key: statistics.mean(r["cpu_cores"][key] for r in runs)
+        for key in ("server", "postgres", "load_generator", "other")
+    }
+    rate = statistics.median(rates)
+    return {
+        "rate": rate,
+        "rates": rates,
+        "p50": statistics.median(r["latency_ms"]["median"] for r in runs),
+        "p95": statistics.median(r["latency_ms"]["p95"] for r in runs),
+        "p99": statistics.median(p99),
+        "p99s": p99,
+        "errors": sum(r["errors"] for r in runs),
+        "reports": sum(r["latency_ms"]["n"] for r in runs),
+        "cpu": cpu,
+        "server_cpu_ms": cpu["server"] / rate * 1000 if rate else float("nan"),
+        "postgres_cpu_ms": cpu["postgres"] / rate * 1000 if rate else float("nan"),
+        "error_samples": [e for r in runs for e in r["error_samples"]][:3],
+    }
+
+
+def _disturbance(results: dict[str, Any]) -> list[str]:
+    """A warning when other work on the machine took a noticeable share of the CPUs."""
+    others = [
+        run["cpu_cores"]["other"]
+        for config in results["reports"].values()
+        for key, runs in config.items()
+        if key != "server"
+        for run in runs
+    ]
+    other = statistics.mean(others)
+    if other < 0.25:
+        return [
+            f"Other work on the machine used {_f(other, 2)} cores on average during the report "
+            "runs: the figures are the bench's alone.",
+            "",
+        ]
+    return [
+        f"**Other work on the machine used {_f(other, 2)} of its "
+        f"{results['machine']['cpu_cores']} cores on average during the report runs** (the "
+        "*other* column; e.g. test suites running at the same time), so the servers had that "
+        "much less: the throughputs below are lower, and the latencies higher, than this "
+        "machine gives when it runs the bench alone. The CPU milliseconds per report are the "
+        "steadier figure.",
+        "",
+    ]
+
+
+def _machine(results: dict[str, Any]) -> list[str]:
+    m, data = results["machine"], results["data"]
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
+    code = m["code"]
+    changed = ", ".join(code["uncommitted"]) or "none"
+    return [
+        "## Machine and data",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| date | {m['date']} |",
+        f"| CPU | {m['cpu_model']}, {m['cpu_cores']} cores (/proc/cpuinfo) |",
+        f"| RAM | {m['ram_gib']} GiB |",
+        f"| system | {m['os']}, Linux {m['kernel']}, Python {m['python']} |",
+        f"| database | PostgreSQL {m['postgresql']}, PostGIS {m['postgis']} "
+        "(the project-local cluster, `gis/localdb.py` settings) |",
+        f"| libraries | {packages} |",
+        f"| code | commit {code['commit']}; uncommitted changes measured: {changed} |",
+        f"| load average (1, 5, 15 min) | at start {_loads(m['loadavg_at_start'])}; "
+        f"at end {_loads(m.get('loadavg_at_end', []))} |",
+        f"| data | demo data set at scale {data['scale']:g} (seed {data['seed']}), loaded by "
+        f"`gis.demo.load_demo`: {data['assets']:,} assets ({data['houses']:,} houses), "
+        f"{data['events']:,} events, database {data['database_mb']} MB |",
+        "",
+    ]
+
+
+def _loads(values: list[float]) -> str:
+    return " / ".join(_f(v, 2) for v in values) or "?"
+
+
+def _aims(results: dict[str, Any]) -> list[str]:
+    configs = results["reports"]
+    closed = {name: _group(c["bare/closed"]) for name, c in configs.items()}
+    paced = {name: _group(c["bare/paced"]) for name, c in configs.items()}
+    best = max(closed, key=lambda n: closed[n]["rate"])
+    best_paced = min(paced, key=lambda n: paced[n]["p99"])
+    sync = [r["seconds"] for r in results["sync"]["fresh"]]
+    sync_median = statistics.median(sync)
+    p = paced[best_paced]
+    sustained = p["rate"] >= 0.98 * AIM_RATE
+    rows = [
+        (
+            f"≥ {AIM_RATE} reports/s sustained, {results['options']['clients']} clients",
+            f"at most {_f(closed[best]['rate'], 0)} reports/s ({best}, closed loop, median "
+            "of runs)",
+            closed[best]["rate"] >= AIM_RATE,
+        ),
+        (
+            f"p99 < {AIM_P99_MS} ms at {AIM_RATE} reports/s",
+            f"offered {AIM_RATE}/s: {_f(p['rate'], 0)}/s answered, p99 {_f(p['p99'], 0)} ms "
+            f"({best_paced})",
+            sustained and p["p99"] < AIM_P99_MS,
+        ),
+        (
+            f"/sync of {results['sync']['size']:,} reports < {AIM_SYNC_S} s",
+            f"median {_f(sync_median, 2)} s (runs {_range(sync, 2)} s)",
+            sync_median < AIM_SYNC_S,
+        ),
+    ]
+    lines = ["## The aims", "", "| aim | measured | met |", "|---|---|---|"]
+    lines += [f"| {aim} | {got} | {'yes' if ok else '**no**'} |" for aim, got, ok in rows]
+    return [*lines, ""]
+
+
+def _reports(results: dict[str, Any]) -> list[str]:
+    o = results["options"]
+    pools = results["pools"]
+    lines = [
+        "## Field reports: POST /assets/{id}/reports",
+        "",
+        f"{o['clients']} asyncio clients (aiohttp, one keep-alive connection each) in the bench "
+        "process, on loopback. Each client owns its own assets (no two clients touch one asset), "
+        "sends `If-Match` with the version it learnt from `GET /assets/{id}` and then from each "
+        "201's `ETag`, and reports `observed_at` = now. Account: one administrator "
+        f"(`gis.users.add_user`; may report in every county), {pools.get('tokens', '?')} "
+        "bearer tokens from `POST /auth/token` shared by the clients (each login costs an "
+        "Argon2 verification; a token lookup costs the same whichever token it is).",
+        "",
+        f"- **bare**: `preparatory_done`, 0 %, no photo, no position, on the {pools['bare']} "
+        "assets not yet started or only prepared (the demo has no more): "
+        "`data/evidence.toml` asks a photo and a position for 已开工 and later, so these are the "
+        "only reports that need neither. The first report moves 未开工 → 前期完成; later ones "
+        "re-confirm the stage with a newer observation (applied, version + 1).",
+        f"- **evidence**: `accepted`, 100 %, one photo id (uploaded once by `POST /photos`) and a "
+        f"position 4 m from the asset, on {pools['evidence']} completed or accepted houses; "
+        "`data/evidence.toml` as shipped.",
+        f"- **closed loop**: each client sends its next report when the previous one is answered; "
+        f"{o['runs']} runs of {o['duration']:g} s after {o['warmup']:g} s of warm-up. Reports/s "
+        "counts 201s answered within the run; latency is from send to the last byte.",
+        f"- **paced**: the clients together offer {o['rate']:g} reports/s (each every "
+        f"{o['clients'] / o['rate'] * 1000:g} ms), {o['runs']} runs of {o['paced_duration']:g} s; "
+        "latency counts from when a report was due, so a server that falls behind shows it.",
+        "- **one client**: a single client in a closed loop, for the latency without queueing.",
+        "",
+        "CPU columns: cores used on average during the runs (2.00 = the whole machine) by the "
+        "server process(es), the PostgreSQL backends of the bench database, the load generator, "
+        "and everything else on the machine (other work running at the same time).",
+        "",
+        "| server | workload | mode | reports/s median (runs) | p50 ms | p95 ms | p99 ms (runs) "
+        "| errors | server CPU ms / report | CPU cores: server / PostgreSQL / generator / other |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    errors = []
+    for config, runs in results["reports"].items():
+        for key, group_runs in runs.items():
+            if key == "server":
+                continue
+            g = _group(group_runs)
+            workload, mode = key.split("/")
+            if mode == "paced":
+                mode = f"paced {o['rate']:g}/s"
+            c = g["cpu"]
+            lines.append(
+                f"| {config} | {workload} | {mode} | {_f(g['rate'], 0)} ({_range(g['rates'], 0)}) "
+                f"| {_f(g['p50'])} | {_f(g['p95'])} | {_f(g['p99'])} ({_range(g['p99s'])}) "
+                f"| {g['errors']} | {_f(g['server_cpu_ms'], 2)} "
+                f"| {_f(c['server'], 2)} / {_f(c['postgres'], 2)} / "
+                f"{_f(c['load_generator'], 2)} / {_f(c['other'], 2)} |"
+            )
+            errors += g["error_samples"]
+    lines += ["", "Servers: " + "; ".join(f"{k}: `{v}`" for k, v in results["servers"].items())]
+    lines.append(
+        "(both with uvicorn's default access log on, as shipped; `REBUILD_DATABASE_URL` set to "
+        "the bench database)."
+    )
+    if errors:
+        lines += ["", "Errors seen (first few):", ""] + [f"- `{e[:200]}`" for e in errors]
+    return [*lines, ""]
+
+
+def _sync(results: dict[str, Any]) -> list[str]:
+    s = results["sync"]
+    lines = [
+        "## Offline batch: POST /sync",
+        "",
+        f"One batch of {s['size']:,} reports on {s['size']:,} distinct completed houses (fresh "
+        "houses every run), each `accepted` 100 % with a photo id, a position, the "
+        "`base_version` the device saw and a client-chosen UUID; timed from the client, from "
+        "the first byte sent to the last byte received, on `rebuild serve`. Then the same "
+        "batch sent again (every report a duplicate).",
+        "",
+        "| batch | median s | p95 s | min–max s | reports/s | results | request / response KB "
+        "| CPU cores: server / PostgreSQL / other |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, runs in (("fresh", s["fresh"]), ("resent (duplicates)", s["resent"])):
+        secs = [r["seconds"] for r in runs]
+        median = statistics.median(secs)
+        p95 = sorted(secs)[max(0, round(0.95 * (len(secs) - 1)))]
+        statuses = ", ".join(f"{k} {v}" for k, v in runs[0]["statuses"].items())
+        cpu = {k: statistics.mean(r["cpu_cores"][k] for r in runs) for k in runs[0]["cpu_cores"]}
+        lines.append(
+            f"| {name} | {_f(median, 2)} | {_f(p95, 2)} | {_range(secs, 2)} "
+            f"| {_f(s['size'] / median, 0)} | {statuses} "
+            f"| {runs[0]['request_kb']} / {runs[0]['response_kb']} "
+            f"| {_f(cpu['server'], 2)} / {_f(cpu['postgres'], 2)} / {_f(cpu['other'], 2)} |"
+        )
+    return [*lines, ""]
+
+
+def _ogc(results: dict[str, Any]) -> list[str]:
+    g = results["ogc"]
+    seq = g["sequential"]
+    ours, peer = seq["ours"], seq["tipg"]
+    n = ours["latency_ms"]["n"]
+    conc = {k: [r["pages_per_s"] for r in v] for k, v in g["concurrent"].items()}
+    c_ours, c_peer = statistics.median(conc["ours"]), statistics.median(conc["tipg"])
+    lines = [
+        "## OGC API items: ours against tipg (the peer)",
+        "",
+        f"- ours: `{g['urls']['ours'].split('/', 3)[-1]}` with a city viewer's bearer token",
+        f"- tipg {results['machine']['packages'].get('tipg')}: "
+        f"`{g['urls']['tipg'].split('/', 3)[-1]}`",
+        "",
+        "Both on the same bench database and the same socket, one uvicorn process each, asked "
+        "without compression; the sequential requests alternate between the two servers so that "
+        "other load on the machine falls on both alike.",
+        "",
+        "| | ours | tipg | ours / tipg |",
+        "|---|---|---|---|",
+    ]
+    for key, label in (("median", "median"), ("p95", "p95"), ("min", "min"), ("max", "max")):
+        a, b = ours["latency_ms"][key], peer["latency_ms"][key]
+        lines.append(f"| {label} ms, {n} requests one at a time | {_f(a)} | {_f(b)} | "
+                     f"{_f(a / b, 2)} |")  # fmt: skip
+    lines += [
+        f"| pages/s, {g['clients']} concurrent clients, median of {len(conc['ours'])} runs "
+        f"of {results['options']['ogc_seconds']:g} s (runs) | {_f(c_ours)} "
+        f"({_range(conc['ours'])}) | {_f(c_peer)} ({_range(conc['tipg'])}) "
+        f"| {_f(c_ours / c_peer, 2)} |",
+        f"| p99 ms under {g['clients']} clients (median of runs) "
+        f"| {_f(_median_of(g['concurrent']['ours'], 'p99'))} "
+        f"| {_f(_median_of(g['concurrent']['tipg'], 'p99'))} | |",
+        f"| CPU cores under load: server / PostgreSQL | {_cpu_pair(g['concurrent']['ours'])} "
+        f"| {_cpu_pair(g['concurrent']['tipg'])} | |",
+        f"| page size | {ours['page']['bytes'] / 1000:,.0f} KB, {ours['page']['features']} "
+        f"features, {ours['page']['properties_per_feature']} properties | "
+        f"{peer['page']['bytes'] / 1000:,.0f} KB, {peer['page']['features']} features, "
+        f"{peer['page']['properties_per_feature']} properties | |",
+        "",
+        "What differs: ours checks the bearer token (one query), counts the matches and builds "
+        "the whole page as JSON inside PostGIS (`json_agg`), joining the kind, county and stage "
+        "names (21 properties), and splices the text into the response; tipg has no login, "
+        "counts the matches, fetches rows through asyncpg and builds each feature in Python "
+        "(pydantic models) from the 18 columns asked with `properties=`; its `layer=houses` "
+        "filter is a query parameter on the column. Both order by id and return the same "
+        "1,000 houses.",
+        "",
+    ]
+    return lines
+
+
+def _median_of(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r["latency_ms"][key] for r in runs)
+
+
+def _cpu_pair(runs: list[dict[str, Any]]) -> str:
+    server = statistics.mean(r["cpu_cores"]["server"] for r in runs)
+    postgres = statistics.mean(r["cpu_cores"]["postgres"] for r in runs)
+    return f"{_f(server, 2)} / {_f(postgres, 2)}"
+
+
+def _statements(results: dict[str, Any]) -> list[str]:
+    found = results["profile"]["statements"]
+    lines = [
+        "### SQL statements per request (round trips)",
+        "",
+        "From PostgreSQL's log (`log_min_duration_statement = 0` on the bench database only, "
+        "during the measurement below and not during the timed runs): one client, one request "
+        "at a time. Each statement is a round trip (psycopg waits for each answer); the time is "
+        "the server's own (parse + bind + execute).",
+        "",
+    ]
+    titles = {
+        "bare": "report, bare",
+        "evidence": "report, with photo and position",
+        "sync": f"/sync of {found['sync'].get('reports_per_request', '?')} reports",
+        "ogc": "OGC items page of 1,000",
+    }
+    lines += [
+        "| request | statements | PostgreSQL ms |",
+        "|---|---|---|",
+    ]
+    for phase, data in found.items():
+        lines.append(
+            f"| {titles.get(phase, phase)} | {_f(data['statements_per_request'], 1)} "
+            f"| {_f(data['server_ms_per_request'], 2)} |"
+        )
+    for phase in ("bare", "evidence", "sync"):
+        data = found[phase]
+        lines += [
+            "",
+            f"{titles[phase]}, by statement (per request; mean server ms):",
+            "",
+            "| per request | mean ms | statement |",
+            "|---|---|---|",
+        ]
+        for s in data["by_statement"][:14]:
+            sql = s["sql"].replace("|", "\\|")
+            lines.append(f"| {_f(s['per_request'], 2)} | {_f(s['mean_ms'], 3)} | `{sql}` |")
+    return [*lines, ""]
+
+
+def _py_spy(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "### The server's Python (py-spy)",
+        "",
+        "`py-spy record --gil` on `rebuild serve` during a closed-loop run of each report "
+        "workload and during one fresh `/sync`: what the thread holding the GIL was running, as "
+        "shares of the samples (innermost frame).",
+        "",
+    ]
+    for name, data in results["profile"].items():
+        if name == "statements":
+            continue
+        if not data.get("samples"):
+            lines += [f"- {name}: no samples ({data.get('error', 'py-spy wrote nothing')})", ""]
+            continue
+        libs = ", ".join(f"{x['what']} {x['share']:.0%}" for x in data["by_library"][:9])
+        top = ", ".join(f"`{x['what']}` {x['share']:.0%}" for x in data["top_functions"][:8])
+        ours = ", ".join(
+            f"`{x['what']}` {x['share']:.0%}" for x in data["our_functions_inclusive"][:6]
+        )
+        lines += [
+            f"**{name}** ({data['samples']} samples; {data['run']}):",
+            "",
+            f"- event loop thread (HTTP parsing, routing, hand-offs to the thread pool): "
+            f"{data['event_loop_thread']:.0%}; the rest is in the pool's threads",
+            f"- by library: {libs}",
+            f"- busiest functions: {top}",
+            f"- our functions, inclusive: {ours or 'none sampled'}",
+            "",
+        ]
+    return lines
+
+
+def _reading(results: dict[str, Any]) -> list[str]:
+    one = _group(results["reports"]["1 process"]["bare/closed"])
+    two = _group(results["reports"]["2 workers"]["bare/closed"])
+    single = _group(results["reports"]["1 process"]["bare/one client"])
+    clients = results["options"]["clients"]
+    found = results["profile"]["statements"]
+    bare = found["bare"]
+    sync = found["sync"]
+    commit = (_statement(found, "bare", "COMMIT") or {"mean_ms": float("nan")})["mean_ms"]
+    per_sync_report = sync["statements_per_request"] / max(sync.get("reports_per_request", 1), 1)
+    return [
+        "### Reading the figures",
+        "",
+        f"- A bare report costs the one-process server about {_f(one['server_cpu_ms'], 1)} ms of "
+        f"CPU and PostgreSQL about {_f(one['postgres_cpu_ms'], 1)} ms "
+        f"({_f(one['cpu']['server'], 2)} and {_f(one['cpu']['postgres'], 2)} cores at "
+        f"{_f(one['rate'], 0)} reports/s). The server's Python, not the database, sets the "
+        f"ceiling: one process can use at most one core (the GIL), which at that cost is "
+        f"about {_f(1000 / one['server_cpu_ms'], 0)} reports/s; two workers reached "
+        f"{_f(two['rate'], 0)}/s with {_f(two['cpu']['server'], 2)} cores while PostgreSQL, "
+        "the load generator and other work share the same two cores.",
+        f"- With one client (no queueing) a bare report takes {_f(single['p50'], 1)} ms (p50); "
+        f"{_f(bare['statements_per_request'], 0)} statements, i.e. round trips, of which "
+        f"PostgreSQL spends {_f(bare['server_ms_per_request'], 2)} ms executing. Under "
+        f"{clients} clients the latency is queueing: by Little's law {clients} clients that "
+        f"never pause, at R reports/s, wait {clients}/R s on average, so p99 < {AIM_P99_MS} ms "
+        f"with {clients} busy clients needs well over {clients * 1000 // AIM_P99_MS} reports/s "
+        "of capacity, or clients that pause between reports (the paced runs).",
+        f"- Of PostgreSQL's {_f(bare['server_ms_per_request'], 2)} ms for a bare report, "
+        f"COMMIT (waiting for the WAL to reach the disk) takes {_f(commit, 2)} ms.",
+        f"- `/sync` costs {_f(per_sync_report, 1)} statements per report (a SAVEPOINT and its "
+        "RELEASE around each one, the lock, the duplicate check, the position, the photo, the "
+        "event insert, its photo link and the update), all one after another on one connection "
+        "and one thread.",
+        "",
+    ]
+
+
+def _statement(found: dict[str, Any], phase: str, prefix: str) -> dict[str, Any] | None:
+    for s in found[phase]["by_statement"]:
+        if s["sql"].startswith(prefix):
+            return s
+    return None
+
+
+def _share(profile: dict[str, Any], function: str) -> float:
+    return max(
+        (
+            x["share"]
+            for data in profile.values()
+            if isinstance(data, dict)
+            for x in data.get("top_functions", [])
+            if x["what"].startswith(function)
+        ),
+        default=0.0,
+    )
+
+
+def _suggestions(results: dict[str, Any]) -> list[str]:
+    """Only those the measurements of this run support, each with its figure."""
+    found = results["profile"]["statements"]
+    out = []
+    text_share = _share(results["profile"], "TextClause.__init__")
+    if text_share:
+        out.append(
+            f"**Build the `text()` clauses once.** `TextClause.__init__` (SQLAlchemy parsing the "
+            f"bind parameters of a `text()` built anew on every call) takes up to "
+            f"{text_share:.0%} of the GIL samples above. Module-level `text(...)` constants in "
+            "`gis/reports.py`, `gis/users.py` and `gis/queries/` are built once and let "
+            "SQLAlchemy reuse its compiled form."
+        )
+    trips = []
+    ping = _statement(found, "bare", ";")
+    if ping and ping["per_request"] >= 0.9:
+        trips.append(
+            "the pool's pre-ping (`;`, from `pool_pre_ping=True` in `gis/db.py`; "
+            "`pool_recycle` plus the error path would do without it)"
+        )
+    dup = _statement(found, "bare", "SELECT asset_id FROM asset_events")
+    if dup:
+        trips.append("the duplicate check (a sub-select of the locking query can answer it)")
+    report = _statement(found, "bare", "SELECT json_build_object( 'id', e.id")
+    feature = _statement(found, "bare", "SELECT a.county_adcode, json_build_object(")
+    if report and feature:
+        trips.append(
+            "re-reading the report and the asset for the answer (the INSERT and UPDATE can "
+            "return them: `WITH ev AS (INSERT … RETURNING …), up AS (UPDATE … RETURNING …) "
+            "SELECT …`)"
+        )
+    if trips:
+        n = found["bare"]["statements_per_request"]
+        out.append(
+            f"**Fewer round trips per report** (now {n:.0f} for a bare report): "
+            + "; ".join(trips)
+            + ". Each statement saved is its SQLAlchemy and psycopg work in the server's "
+            "Python, the largest shares of the profile, plus a wait on the socket."
+        )
+    notify = _share(results["profile"], "Condition.notify")
+    if notify >= 0.05:
+        out.append(
+            f"**Fewer thread-pool hand-offs.** `Condition.notify` (waking a pool thread) is up "
+            f"to {notify:.0%} of the GIL samples. FastAPI runs every sync dependency and the sync "
+            "handler in the thread pool one after another: a report makes four hand-offs "
+            "(`get_session` enter, `guard`, the handler, `get_session` exit), each waking a "
+            "thread and waiting for it on the event loop. Doing the token check and the work "
+            "in one hop (one sync function that opens the session, authenticates and calls "
+            "`gis/`) would save three of them."
+        )
+    token = _statement(found, "bare", "SELECT u.id, u.username")
+    if token:
+        out.append(
+            f"**Token lookups.** Every request looks its bearer token up again "
+            f"({token['mean_ms']:.2f} ms in PostgreSQL plus a statement in Python). A short-lived "
+            "in-process cache keyed by the token's hash, like `BasicCache`, would save it, at "
+            "the price of a revocation taking effect up to the cache's lifetime later."
+        )
+    savepoint = _statement(found, "sync", "SAVEPOINT")
+    if savepoint:
+        per = found["sync"]["statements_per_request"] / max(
+            found["sync"].get("reports_per_request", 1), 1
+        )
+        out.append(
+            f"**`/sync` in sets** (now {per:.1f} statements per report, one after another). "
+            "Lock the batch's assets with one `SELECT … WHERE id = ANY(:ids) ORDER BY id FOR "
+            "UPDATE`, find the duplicates with one `= ANY(:ids)`, compute the distances in one "
+            "query, and insert the events and photo links with `executemany` (psycopg "
+            "pipelines it), keeping a SAVEPOINT only for the reports that fail a check."
+        )
+    two = _group(results["reports"]["2 workers"]["bare/closed"])
+    one = _group(results["reports"]["1 process"]["bare/closed"])
+    out.append(
+        f"**Processes, not threads.** One process reached {one['rate']:.0f} bare reports/s, two "
+        f"workers {two['rate']:.0f}/s on this 2-core machine shared with PostgreSQL and the load "
+        "generator. Serving with `--workers` equal to the cores left after PostgreSQL is the "
+        "cheapest gain on a bigger machine; PostgreSQL took about "
+        f"{one['postgres_cpu_ms']:.1f} ms of CPU per bare report here."
+    )
+    lines = [
+        "### Suggestions (from the measurements above; not applied here)",
+        "",
+    ]
+    lines += [f"{i}. {text}" for i, text in enumerate(out, start=1)]
+    return [*lines, ""]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The whole page."""
+    o = results["options"]
+    lines = [
+        "# Benchmarks 性能测试",
+        "",
+        "Generated by `make bench` (`python -m bench`); do not edit by hand. The raw figures are "
+        "in `docs/benchmarks.json`. The bench makes a database of its own in the project-local "
+        "PostGIS (`rebuild_bench`, dropped afterwards), starts the real servers as subprocesses "
+        "on loopback ports, and drives them from the same machine: the load generator shares the "
+        "machine's cores with the servers and PostgreSQL, and its share is shown with every run.",
+        "",
+        f"Options: {o['clients']} clients, {o['runs']} runs of {o['duration']:g} s (closed loop) "
+        f"and {o['paced_duration']:g} s (paced), {o['warmup']:g} s warm-up.",
+        "",
+    ]
+    lines += _disturbance(results)
+    lines += _machine(results)
+    lines += _aims(results)
+    lines += _reports(results)
+    lines += _sync(results)
+    lines += _ogc(results)
+    lines += ["## Where the time goes", ""]
+    lines += _reading(results)
+    lines += _statements(results)
+    lines += _py_spy(results)
+    lines += _suggestions(results)
+    return "\n".join(lines).rstrip() + "\n"
