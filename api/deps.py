@@ -13,4 +13,7 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction ends (commit or rollback) when the handler returns, before
+# the response is sent. With the default ("request") the commit would follow the response, and
+# a client acting on a 201 at once could find nothing there yet, or a failed commit behind it.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

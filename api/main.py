@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.limits import BodyLimit
 from api.routes import assets, auth, docs, health, inspect, ogc, pages, photos, reports
 from api.security import BasicCache, LoginThrottle, guard
 from gis import db
@@ -55,6 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_distance_m=settings.report_max_distance_m,
     )
     errors.install(app)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.body_max_mb_int,
+        photos=int(settings.photo_max_mb * 1_000_000) + 100_000,  # multipart framing
+    )
     for router in (
         health.router,
         auth.router,

@@ -61,8 +61,15 @@ class Settings(BaseSettings):
         description="A report made farther than this from the asset is stored but flagged.",
     )
     sync_max_reports: int = Field(default=1000, ge=1, description="Reports per /sync request.")
+    body_max_mb: float = Field(
+        default=10, gt=0, description="Largest request body other than a photo upload, in MB."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @property
+    def body_max_mb_int(self) -> int:
+        return int(self.body_max_mb * 1_000_000)
 
     @property
     def photos_dir(self) -> Path:

@@ -190,11 +190,12 @@ def find_assets(
             "OR a.name LIKE :part ESCAPE '\\')"
         )
     if near is not None:
-        clauses.append("ST_DWithin(a.geom::geography, :here::geography, :radius)")
+        clauses.append("ST_DWithin(a.geom::geography, CAST(:here AS geography), :radius)")
         extra = (
-            ", 'distance_m', round(ST_Distance(a.geom::geography, :here::geography)::numeric, 1)"
+            ", 'distance_m', "
+            "round(ST_Distance(a.geom::geography, CAST(:here AS geography))::numeric, 1)"
         )
-        order = "a.geom <-> :here"
+        order = "a.geom <-> CAST(:here AS geometry)"
     here = f"SRID=4326;POINT({near[0]!r} {near[1]!r})" if near is not None else None
     escaped = (query or "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     feature = asset_feature_sql(personal=principal.personal_everywhere_it_reads, extra=extra)

@@ -101,3 +101,25 @@ def test_bad_photo_ids(client: TestClient, people: dict[str, Person]) -> None:
     assert client.get("/photos/../../etc/passwd", headers=admin).status_code == 404
     assert client.get("/photos/" + "g" * 64, headers=admin).status_code == 422
     assert client.get("/photos/" + "a" * 64, headers=admin).status_code == 404
+
+
+def test_oversized_bodies_are_refused_before_they_are_read(
+    client: TestClient, people: dict[str, Person]
+) -> None:
+    inspector = people["inspector_weihui"].headers
+    huge = client.post(
+        "/sync",
+        content=b"{" + b" " * 11_000_000 + b"}",
+        headers={**inspector, "Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413
+    assert set(huge.json()) == {"error", "message", "message_en", "field"}
+
+    def chunks():
+        for _ in range(120):
+            yield b" " * 100_000
+
+    streamed = client.post(
+        "/sync", content=chunks(), headers={**inspector, "Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413 and "MB" in streamed.json()["message"]
