@@ -4,12 +4,15 @@ import json
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from gis import db, loaders, localdb, provision
 from gis.errors import LocalDbError, RebuildError
@@ -72,6 +75,18 @@ def migrate() -> None:
     typer.echo(f"数据库已就绪 database ready: {engine.url.render_as_string(hide_password=True)}")
 
 
+@contextmanager
+def _transaction(settings: Settings | None = None) -> Iterator[Session]:
+    """One transaction on the prepared database; a domain error ends the command with its
+    message (nothing is kept)."""
+    engine = _prepared_engine(settings or _settings())
+    try:
+        with db.transaction(engine) as session:
+            yield session
+    except RebuildError as exc:
+        _fail(exc)
+
+
 def _prepared_engine(settings: Settings) -> Engine:
     try:
         return db.make_engine(provision.prepare(settings))
@@ -116,12 +131,8 @@ def import_(
     """导入台账：逐行检查，全部通过才保存 Import an inventory: all rows or none."""
     from gis.imports import import_inventory
 
-    engine = _prepared_engine(_settings())
-    try:
-        with db.transaction(engine) as session:
-            count = import_inventory(session, path=path, layer=layer)
-    except RebuildError as exc:
-        _fail(exc)
+    with _transaction() as session:
+        count = import_inventory(session, path=path, layer=layer)
     typer.echo(f"已导入 {count} 个项目 imported {count} assets into {layer}")
 
 
@@ -137,20 +148,15 @@ def deadlines_load(
 ) -> None:
     """用文件替换时间节点 Replace the deadline rules and milestones with a file's."""
     settings = _settings()
-    engine = _prepared_engine(settings)
-    try:
-        with db.transaction(engine) as session:
-            count = loaders.load_deadlines(session, path or settings.data_dir / "deadlines.toml")
-    except RebuildError as exc:
-        _fail(exc)
+    with _transaction(settings) as session:
+        count = loaders.load_deadlines(session, path or settings.data_dir / "deadlines.toml")
     typer.echo(f"已载入 {count} 条时间节点 loaded {count} deadline rules")
 
 
 @deadlines_app.command("show")
 def deadlines_show() -> None:
     """列出时间节点及截止日期 List the deadline rules with their due dates."""
-    engine = _prepared_engine(_settings())
-    with db.transaction(engine) as session:
+    with _transaction() as session:
         rows = loaders.deadline_rules(session)
     for row in rows:
         selector = "/".join(str(x) for x in (row.layer, row.kind, row.batch) if x is not None)
@@ -188,20 +194,16 @@ def users_add(
     """新建账号 Create an account (password from a prompt, or two lines on stdin)."""
     from gis import users
 
-    engine = _prepared_engine(_settings())
     password = _read_password()
-    try:
-        with db.transaction(engine) as session:
-            users.add_user(
-                session,
-                username=name,
-                password=password,
-                role=role,
-                counties=county or (),
-                display_name=display_name,
-            )
-    except RebuildError as exc:
-        _fail(exc)
+    with _transaction() as session:
+        users.add_user(
+            session,
+            username=name,
+            password=password,
+            role=role,
+            counties=county or (),
+            display_name=display_name,
+        )
     typer.echo(f"已创建用户 {name}（{role}） created user {name} ({role})")
 
 
@@ -210,8 +212,7 @@ def users_list() -> None:
     """列出账号 List the accounts."""
     from gis import users
 
-    engine = _prepared_engine(_settings())
-    with db.transaction(engine) as session:
+    with _transaction() as session:
         rows = users.list_users(session)
     typer.echo("用户名 username\t角色 role\t县区 counties\t状态 state\t姓名 name")
     for u in rows:
@@ -225,12 +226,8 @@ def users_disable(name: Annotated[str, typer.Argument(help="用户名 username")
     """停用账号并注销其全部登录 Disable an account and revoke all its tokens."""
     from gis import users
 
-    engine = _prepared_engine(_settings())
-    try:
-        with db.transaction(engine) as session:
-            users.disable_user(session, name)
-    except RebuildError as exc:
-        _fail(exc)
+    with _transaction() as session:
+        users.disable_user(session, name)
     typer.echo(f"已停用 {name}，其登录已全部失效 disabled {name}; its tokens are revoked")
 
 
@@ -239,13 +236,9 @@ def users_passwd(name: Annotated[str, typer.Argument(help="用户名 username")]
     """重设密码（旧的登录全部失效）Set a new password (ends every existing login)."""
     from gis import users
 
-    engine = _prepared_engine(_settings())
     password = _read_password()
-    try:
-        with db.transaction(engine) as session:
-            users.set_password(session, name, password)
-    except RebuildError as exc:
-        _fail(exc)
+    with _transaction() as session:
+        users.set_password(session, name, password)
     typer.echo(f"已为 {name} 设置新密码 new password set for {name}")
 
 
