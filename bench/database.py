@@ -82,16 +82,35 @@ def drop(bench: BenchDatabase) -> None:
 
 
 def backend_pids(bench: BenchDatabase) -> list[int]:
-    """PostgreSQL backends connected to the bench database, other than this process's."""
+    """PostgreSQL's processes that work for the servers under test: the backends connected to
+    the bench database (other than this process's) and the cluster's background processes
+    (WAL writer, checkpointer, …), but not other databases' backends."""
     with bench.engine.connect() as conn:
         return list(
             conn.execute(
                 text(
                     "SELECT pid FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    "WHERE (datname = current_database() AND pid <> pg_backend_pid()) "
+                    "OR backend_type <> 'client backend'"
                 )
             ).scalars()
         )
+
+
+def postmaster_pid(bench: BenchDatabase) -> int | None:
+    """The cluster's postmaster (whose ended children are backends that have gone)."""
+    try:
+        return int((bench.cluster.datadir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def sessions(bench: BenchDatabase) -> int:
+    """Connections opened to the bench database so far (PostgreSQL 14 and later)."""
+    with bench.engine.connect() as conn:
+        return conn.execute(
+            text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        ).scalar_one()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, text
 
@@ -101,31 +102,39 @@ def _os_name() -> str:
     return platform.system()
 
 
-def _proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of one process; 0 if it is gone."""
+@dataclass(frozen=True)
+class _Proc:
+    ppid: int
+    cpu: float  # user + system seconds
+    reaped: float  # of its children that have ended and been waited for
+
+
+def _stat(pid: int) -> _Proc | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
+        return None
+    return _Proc(
+        int(fields[1]),
+        (int(fields[11]) + int(fields[12])) / TICK,
+        (int(fields[13]) + int(fields[14])) / TICK,
+    )
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
+def _all() -> dict[int, _Proc]:
+    out = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
+        if entry.name.isdigit() and (proc := _stat(int(entry.name))) is not None:
+            out[int(entry.name)] = proc
+    return out
 
 
 def process_tree(pid: int) -> list[int]:
     """``pid`` and all its descendants."""
-    tree, out, todo = _children(), [], [pid]
+    tree: dict[int, list[int]] = {}
+    for child, proc in _all().items():
+        tree.setdefault(proc.ppid, []).append(child)
+    out, todo = [], [pid]
     while todo:
         current = todo.pop()
         out.append(current)
@@ -141,14 +150,32 @@ def _machine_busy() -> tuple[float, float]:
     return (total - idle) / TICK, total / TICK
 
 
+def _name(pid: int) -> str:
+    """A process's command name; for Python, the script or module it runs."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (FileNotFoundError, ProcessLookupError):
+        return "?"
+    words = [a.decode(errors="replace") for a in args if a]
+    if not words:
+        return "?"
+    name = Path(words[0].split()[0]).name  # PostgreSQL rewrites its titles: "postgres: …"
+    if name.startswith("python") and len(words) > 1:
+        rest = [w for w in words[1:] if not w.startswith("-")]
+        name = Path(rest[0]).name if rest else name
+    return name.rstrip(":")[:30]
+
+
 @dataclass
 class CpuSample:
-    server: dict[int, float]
-    postgres: dict[int, float]
+    server: list[int]
+    postgres: list[int]  # live PostgreSQL processes working for the bench
+    postmaster: int | None
     generator: float
     busy: float
     total: float
     wall: float
+    procs: dict[int, _Proc]
 
 
 def _own_cpu() -> float:
@@ -156,30 +183,63 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def sample(server_pids: list[int], backend_pids: list[int], wall: float) -> CpuSample:
+def sample(
+    server_pids: list[int], backend_pids: list[int], postmaster: int | None, wall: float
+) -> CpuSample:
     busy, total = _machine_busy()
     return CpuSample(
-        server={p: _proc_cpu(p) for p in server_pids},
-        postgres={p: _proc_cpu(p) for p in backend_pids},
+        server=server_pids,
+        postgres=backend_pids,
+        postmaster=postmaster,
         generator=_own_cpu(),
         busy=busy,
         total=total,
         wall=wall,
+        procs=_all(),
     )
 
 
-def _grown(before: dict[int, float], after: dict[int, float]) -> float:
-    # A process born during the interval started from zero; one that ended is not counted.
-    return sum(max(cpu - before.get(pid, 0.0), 0.0) for pid, cpu in after.items())
+def _grown(before: CpuSample, after: CpuSample, pids: list[int]) -> float:
+    # A process born during the interval started from zero.
+    zero = _Proc(0, 0.0, 0.0)
+    return sum(
+        max(after.procs[p].cpu - before.procs.get(p, zero).cpu, 0.0)
+        for p in pids
+        if p in after.procs
+    )
 
 
-def cpu_split(before: CpuSample, after: CpuSample) -> dict[str, float]:
-    """Cores used on average during the interval, by party (2.0 = both cores of this machine)."""
+def _ended_postgres(before: CpuSample, after: CpuSample) -> float:
+    """CPU seconds, within the interval, of PostgreSQL backends that ended during it (closed
+    connections, autovacuum workers): what the postmaster reaped, less what those that were
+    already running had used before the interval. On a shared machine this includes other
+    databases' backends that ended meanwhile."""
+    pm = before.postmaster
+    if pm is None or pm not in before.procs or pm not in after.procs:
+        return 0.0
+    reaped = after.procs[pm].reaped - before.procs[pm].reaped
+    earlier = sum(
+        proc.cpu for pid, proc in before.procs.items() if proc.ppid == pm and pid not in after.procs
+    )
+    return max(reaped - earlier, 0.0)
+
+
+def cpu_split(before: CpuSample, after: CpuSample) -> dict[str, Any]:
+    """Cores used on average during the interval, by party (2.0 = both cores of this machine),
+    and the busiest other programs."""
     wall = after.wall - before.wall
-    server = _grown(before.server, after.server) / wall
-    postgres = _grown(before.postgres, after.postgres) / wall
+    server = _grown(before, after, after.server) / wall
+    postgres = (_grown(before, after, after.postgres) + _ended_postgres(before, after)) / wall
     generator = (after.generator - before.generator) / wall
     busy = (after.busy - before.busy) / wall
+    ours = set(after.server) | set(after.postgres) | {os.getpid()}
+    others: dict[str, float] = {}
+    for pid in after.procs.keys() - ours:
+        used = _grown(before, after, [pid]) / wall
+        if used > 0:
+            name = _name(pid)
+            others[name] = others.get(name, 0.0) + used
+    top = sorted(others.items(), key=lambda kv: -kv[1])[:3]
     return {
         "server": round(server, 2),
         "postgres": round(postgres, 2),
@@ -187,4 +247,5 @@ def cpu_split(before: CpuSample, after: CpuSample) -> dict[str, float]:
         "other": round(max(busy - server - postgres - generator, 0.0), 2),
         "machine_busy": round(busy, 2),
         "machine_cores": round((after.total - before.total) / wall, 2),
+        "other_processes": {name: round(cores, 2) for name, cores in top if cores >= 0.05},
     }

@@ -8,12 +8,15 @@ Each statement is one round trip: psycopg waits for each answer before sending t
 """
 
 import re
+import statistics
 import subprocess
 import sys
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import text
 
 from bench.database import BenchDatabase
@@ -102,6 +105,25 @@ def statements(log_text: str, *, phases: dict[str, int]) -> dict[str, Any]:
                 key=lambda s: -s["per_request"],
             ),
         }
+    return out
+
+
+def connection_cost(bench: BenchDatabase, times: int = 10) -> dict[str, float]:
+    """Wall milliseconds to open a new connection and run a first query, without and with
+    PostGIS (a new backend loads the PostGIS library on its first spatial call)."""
+    conninfo = bench.cluster.conninfo(bench.name)
+    out = {}
+    for name, query in (
+        ("plain", "SELECT 1"),
+        ("postgis", "SELECT ST_AsGeoJSON(ST_MakePoint(114, 35))"),
+    ):
+        walls = []
+        for _ in range(times):
+            started = time.perf_counter()
+            with psycopg.connect(conninfo) as conn:
+                conn.execute(query).fetchall()
+            walls.append((time.perf_counter() - started) * 1000)
+        out[f"connect_and_{name}_ms"] = round(statistics.median(walls), 1)
     return out
 
 

@@ -6,6 +6,8 @@ from typing import Any
 AIM_RATE = 500
 AIM_P99_MS = 50
 AIM_SYNC_S = 2
+# Cores of "other" work above which a run counts as disturbed (alone, the bench sees ~0).
+QUIET = 0.25
 
 
 def _f(value: float, digits: int = 1) -> str:
@@ -38,6 +40,7 @@ def _group(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "server_cpu_ms": cpu["server"] / rate * 1000 if rate else float("nan"),
         "postgres_cpu_ms": cpu["postgres"] / rate * 1000 if rate else float("nan"),
         "error_samples": [e for r in runs for e in r["error_samples"]][:3],
+        "connections": statistics.mean(r.get("connections_opened_per_s", 0) for r in runs),
     }
 
 
@@ -51,7 +54,19 @@ def _disturbance(results: dict[str, Any]) -> list[str]:
         for run in runs
     ]
     other = statistics.mean(others)
-    if other < 0.25:
+    names: dict[str, float] = {}
+    runs = [
+        run
+        for config in results["reports"].values()
+        for key, group in config.items()
+        if key != "server"
+        for run in group
+    ]
+    for run in runs:
+        for name, cores in run["cpu_cores"].get("other_processes", {}).items():
+            names[name] = names.get(name, 0.0) + cores / len(runs)
+    who = ", ".join(f"{n} {_f(c, 2)}" for n, c in sorted(names.items(), key=lambda kv: -kv[1])[:4])
+    if other < QUIET:
         return [
             f"Other work on the machine used {_f(other, 2)} cores on average during the report "
             "runs: the figures are the bench's alone.",
@@ -60,7 +75,8 @@ def _disturbance(results: dict[str, Any]) -> list[str]:
     return [
         f"**Other work on the machine used {_f(other, 2)} of its "
         f"{results['machine']['cpu_cores']} cores on average during the report runs** (the "
-        "*other* column; e.g. test suites running at the same time), so the servers had that "
+        f"*other* column; the busiest other programs, in cores: {who or 'none above 0.05'}), "
+        "so the servers had that "
         "much less: the throughputs below are lower, and the latencies higher, than this "
         "machine gives when it runs the bench alone. The CPU milliseconds per report are the "
         "steadier figure.",
@@ -164,12 +180,18 @@ def _reports(results: dict[str, Any]) -> list[str]:
         "- **one client**: a single client in a closed loop, for the latency without queueing.",
         "",
         "CPU columns: cores used on average during the runs (2.00 = the whole machine) by the "
-        "server process(es), the PostgreSQL backends of the bench database, the load generator, "
-        "and everything else on the machine (other work running at the same time).",
+        "server process(es); PostgreSQL (the bench database's backends, the cluster's "
+        "background processes such as the WAL writer, and backends that ended during the run: "
+        "closed connections, autovacuum workers; on a shared machine the last may include "
+        "other databases' backends); the load generator; and *other*: everything else, "
+        "including the kernel's share that /proc does not charge to a process. *New "
+        "connections/s*: connections the server's pool opened to PostgreSQL during the run "
+        "(`pg_stat_database.sessions`).",
         "",
         "| server | workload | mode | reports/s median (runs) | p50 ms | p95 ms | p99 ms (runs) "
-        "| errors | server CPU ms / report | CPU cores: server / PostgreSQL / generator / other |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| errors | server CPU ms / report | CPU cores: server / PostgreSQL / generator / other "
+        "| new connections/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     errors = []
     for config, runs in results["reports"].items():
@@ -186,7 +208,7 @@ def _reports(results: dict[str, Any]) -> list[str]:
                 f"| {_f(g['p50'])} | {_f(g['p95'])} | {_f(g['p99'])} ({_range(g['p99s'])}) "
                 f"| {g['errors']} | {_f(g['server_cpu_ms'], 2)} "
                 f"| {_f(c['server'], 2)} / {_f(c['postgres'], 2)} / "
-                f"{_f(c['load_generator'], 2)} / {_f(c['other'], 2)} |"
+                f"{_f(c['load_generator'], 2)} / {_f(c['other'], 2)} | {_f(g['connections'])} |"
             )
             errors += g["error_samples"]
     lines += ["", "Servers: " + "; ".join(f"{k}: `{v}`" for k, v in results["servers"].items())]
@@ -211,20 +233,24 @@ def _sync(results: dict[str, Any]) -> list[str]:
         "batch sent again (every report a duplicate).",
         "",
         "| batch | median s | p95 s | min–max s | reports/s | results | request / response KB "
-        "| CPU cores: server / PostgreSQL / other |",
-        "|---|---|---|---|---|---|---|---|",
+        "| CPU cores: server / PostgreSQL / other | new connections/s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, runs in (("fresh", s["fresh"]), ("resent (duplicates)", s["resent"])):
         secs = [r["seconds"] for r in runs]
         median = statistics.median(secs)
         p95 = sorted(secs)[max(0, round(0.95 * (len(secs) - 1)))]
         statuses = ", ".join(f"{k} {v}" for k, v in runs[0]["statuses"].items())
-        cpu = {k: statistics.mean(r["cpu_cores"][k] for r in runs) for k in runs[0]["cpu_cores"]}
+        cpu = {
+            k: statistics.mean(r["cpu_cores"][k] for r in runs)
+            for k in ("server", "postgres", "other")
+        }
         lines.append(
             f"| {name} | {_f(median, 2)} | {_f(p95, 2)} | {_range(secs, 2)} "
             f"| {_f(s['size'] / median, 0)} | {statuses} "
             f"| {runs[0]['request_kb']} / {runs[0]['response_kb']} "
-            f"| {_f(cpu['server'], 2)} / {_f(cpu['postgres'], 2)} / {_f(cpu['other'], 2)} |"
+            f"| {_f(cpu['server'], 2)} / {_f(cpu['postgres'], 2)} / {_f(cpu['other'], 2)} "
+            f"| {_conn(runs)} |"
         )
     return [*lines, ""]
 
@@ -264,6 +290,8 @@ def _ogc(results: dict[str, Any]) -> list[str]:
         f"| {_f(_median_of(g['concurrent']['tipg'], 'p99'))} | |",
         f"| CPU cores under load: server / PostgreSQL | {_cpu_pair(g['concurrent']['ours'])} "
         f"| {_cpu_pair(g['concurrent']['tipg'])} | |",
+        f"| new PostgreSQL connections/s under load | {_conn(g['concurrent']['ours'])} "
+        f"| {_conn(g['concurrent']['tipg'])} | |",
         f"| page size | {ours['page']['bytes'] / 1000:,.0f} KB, {ours['page']['features']} "
         f"features, {ours['page']['properties_per_feature']} properties | "
         f"{peer['page']['bytes'] / 1000:,.0f} KB, {peer['page']['features']} features, "
@@ -283,6 +311,10 @@ def _ogc(results: dict[str, Any]) -> list[str]:
 
 def _median_of(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r["latency_ms"][key] for r in runs)
+
+
+def _conn(runs: list[dict[str, Any]]) -> str:
+    return _f(statistics.mean(r.get("connections_opened_per_s", 0) for r in runs))
 
 
 def _cpu_pair(runs: list[dict[str, Any]]) -> str:
@@ -342,7 +374,7 @@ def _py_spy(results: dict[str, Any]) -> list[str]:
         "",
     ]
     for name, data in results["profile"].items():
-        if name == "statements":
+        if name in ("statements", "connections"):
             continue
         if not data.get("samples"):
             lines += [f"- {name}: no samples ({data.get('error', 'py-spy wrote nothing')})", ""]
@@ -393,6 +425,7 @@ def _reading(results: dict[str, Any]) -> list[str]:
         f"never pause, at R reports/s, wait {clients}/R s on average, so p99 < {AIM_P99_MS} ms "
         f"with {clients} busy clients needs well over {clients * 1000 // AIM_P99_MS} reports/s "
         "of capacity, or clients that pause between reports (the paced runs).",
+        *_churn_note(results),
         f"- Of PostgreSQL's {_f(bare['server_ms_per_request'], 2)} ms for a bare report, "
         f"COMMIT (waiting for the WAL to reach the disk) takes {_f(commit, 2)} ms.",
         f"- `/sync` costs {_f(per_sync_report, 1)} statements per report (a SAVEPOINT and its "
@@ -400,6 +433,30 @@ def _reading(results: dict[str, Any]) -> list[str]:
         "event insert, its photo link and the update), all one after another on one connection "
         "and one thread.",
         "",
+    ]
+
+
+def _churn(results: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The configuration whose pool opened the most connections per second, if that is many."""
+    groups = {config: _group(runs["bare/closed"]) for config, runs in results["reports"].items()}
+    config = max(groups, key=lambda c: groups[c]["connections"])
+    return (config, groups[config]) if groups[config]["connections"] >= 5 else None
+
+
+def _churn_note(results: dict[str, Any]) -> list[str]:
+    churn = _churn(results)
+    if churn is None:
+        return []
+    config, g = churn
+    cost = results["profile"].get("connections", {})
+    return [
+        f"- {config}: the servers' connection pools opened {_f(g['connections'])} new "
+        f"PostgreSQL connections per second under {results['options']['clients']} clients, "
+        f"and PostgreSQL used {_f(g['cpu']['postgres'], 2)} cores. A new connection is a new "
+        f"backend process: connecting and a first query take "
+        f"{_f(cost.get('connect_and_plain_ms', float('nan')))} ms, "
+        f"{_f(cost.get('connect_and_postgis_ms', float('nan')))} ms when the query is the "
+        "backend's first PostGIS call (it loads the library)."
     ]
 
 
@@ -492,6 +549,19 @@ def _suggestions(results: dict[str, Any]) -> list[str]:
             "UPDATE`, find the duplicates with one `= ANY(:ids)`, compute the distances in one "
             "query, and insert the events and photo links with `executemany` (psycopg "
             "pipelines it), keeping a SAVEPOINT only for the reports that fail a check."
+        )
+    churn = _churn(results)
+    if churn is not None:
+        config, g = churn
+        pool = results["profile"].get("connections", {})
+        out.append(
+            f"**Keep the connections open.** With {config} the pools opened "
+            f"{g['connections']:.0f} connections/s (see above): `gis/db.py` gives each process "
+            f"a pool of {pool.get('pool_size')} (+{pool.get('max_overflow')} overflow) while "
+            f"FastAPI runs up to {pool.get('threads')} requests at once in its thread pool, so "
+            "overflow connections are opened and closed again under load. "
+            "A pool as large as the concurrency a process may have (or a thread pool no larger "
+            "than the pool) keeps every backend, and its loaded PostGIS, alive."
         )
     two = _group(results["reports"]["2 workers"]["bare/closed"])
     one = _group(results["reports"]["1 process"]["bare/closed"])

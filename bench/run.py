@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio.to_thread
 
 from bench import client, database, machine, ogc, profile, report, reports, servers
 from bench.database import Asset, BenchDatabase
@@ -116,10 +117,18 @@ class Pools:
 async def _cpu_of(
     bench: BenchDatabase, server: Server, work: Awaitable[dict[str, Any]]
 ) -> dict[str, Any]:
-    before = machine.sample(server.pids(), database.backend_pids(bench), time.perf_counter())
+    postmaster = database.postmaster_pid(bench)
+    opened = database.sessions(bench)
+    pids = database.backend_pids(bench)
+    before = machine.sample(server.pids(), pids, postmaster, time.perf_counter())
     result = await work
-    after = machine.sample(server.pids(), database.backend_pids(bench), time.perf_counter())
+    pids = database.backend_pids(bench)
+    after = machine.sample(server.pids(), pids, postmaster, time.perf_counter())
     result["cpu_cores"] = machine.cpu_split(before, after)
+    # The bench's own checks open none (its pool keeps its connection); the server's pool may.
+    result["connections_opened_per_s"] = round(
+        (database.sessions(bench) - opened) / (after.wall - before.wall), 1
+    )
     return result
 
 
@@ -163,6 +172,12 @@ async def _measure(bench: BenchDatabase, tmp: Path, options: argparse.Namespace)
             out["reports"]["2 workers"] = await _report_runs(
                 http, bench, server, tokens, workloads, versions, options, single=False
             )
+        out["profile"]["connections"] = profile.connection_cost(bench) | {
+            # The server builds its engine with the same gis.db.make_engine.
+            "pool_size": bench.engine.pool.size(),
+            "max_overflow": getattr(bench.engine.pool, "_max_overflow", None),
+            "threads": anyio.to_thread.current_default_thread_limiter().total_tokens,
+        }
         out["profile"]["statements"] = await _statement_log(
             http, bench, tmp, tokens, workloads, versions, pools, photo, viewer
         )
@@ -236,10 +251,11 @@ async def _report_runs(
 
 def _brief(run: dict[str, Any]) -> str:
     lat = run["latency_ms"]
-    return (
+    text = (
         f"{run['reports_per_s']:.0f}/s, p50 {lat['median']:.1f} ms, p99 {lat['p99']:.1f} ms, "
-        f"errors {run['errors']}, cpu {run.get('cpu_cores')}"
+        f"errors {run['errors']}"
     )
+    return f"{text}, cpu {run['cpu_cores']}" if "cpu_cores" in run else text
 
 
 async def _sync_runs(
