@@ -280,6 +280,10 @@ def serve(
     prepare: Annotated[
         bool, typer.Option(help="Migrate, load reference data and the demo if the DB is empty.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Server processes (one Python process uses at most one core)."),
+    ] = 1,
 ) -> None:
     """启动服务 Serve the HTTP API and pages."""
     import uvicorn
@@ -309,4 +313,17 @@ def serve(
         f"灾后重建进度追踪已启动，请在浏览器打开 http://{host}:{port}/\n"
         f"Rebuild Tracker: open http://{host}:{port}/ (API docs: http://{host}:{port}/docs)"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if workers > 1:
+        # Each worker process builds its app from the same REBUILD_* environment. A worker
+        # starts a whole Python (spawn); on a busy machine that takes longer than uvicorn's
+        # default 5 s health check, which would kill and restart it over and over.
+        uvicorn.run(
+            "api.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            timeout_worker_healthcheck=60,
+        )
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -25,7 +25,10 @@ def database_url(settings: Settings) -> str:
 
 @lru_cache(maxsize=8)
 def make_engine(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No pre-ping: it costs a round trip on every request. After a database restart the first
+    # request on a dead connection fails (503, see api/errors.py) and SQLAlchemy then discards
+    # the whole pool, so the next one reconnects.
+    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=3600)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -19,19 +19,21 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import access, crs
 from gis.assets import check_stage
 from gis.errors import (
+    Conflict,
     Forbidden,
     InvalidInput,
     InvalidStage,
     NotFound,
     PreconditionFailed,
+    RebuildError,
 )
 from gis.evidence import EvidenceRule, rules_for
+from gis.queries import report_store as store
 from gis.stages import is_ahead, is_backwards
 from gis.vocab import STAGES
 
@@ -84,30 +86,15 @@ class FieldRules:
     max_distance_m: float = 500.0
 
 
-_LOCK = """
-    SELECT id, layer, county_adcode, stage, percent, stage_observed_at, version
-      FROM assets WHERE id = :asset_id FOR UPDATE
-"""
+@dataclass(frozen=True)
+class Submission:
+    """One report on one asset: online with ``if_match`` (it must equal the current version),
+    or from an offline device with ``base_version`` (the version it last saw)."""
 
-
-def _lock_asset(session: Session, asset_id: int) -> Any:
-    row = session.execute(text(_LOCK), {"asset_id": asset_id}).first()
-    if row is None:
-        raise NotFound(
-            f"编号为 {asset_id} 的项目不存在，请核对编号或重新查找项目",
-            f"No asset with id {asset_id}; check the id or find the asset again.",
-            field="asset_id",
-        )
-    return row
-
-
-def _received_for(session: Session, report_id: uuid.UUID) -> int | None:
-    """The asset a report id was already received for. Asked after the asset's lock is held,
-    in a statement of its own: under READ COMMITTED a statement sees what was committed before
-    it began, so a copy of this report committed while we waited for the lock is seen here."""
-    return session.execute(
-        text("SELECT asset_id FROM asset_events WHERE id = :id"), {"id": report_id}
-    ).scalar_one_or_none()
+    asset_id: int
+    report: ReportIn
+    if_match: int | None = None
+    base_version: int | None = None
 
 
 def submit(
@@ -121,40 +108,140 @@ def submit(
     base_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> Outcome:
-    """Decide on one report and record it. ``if_match`` (online) must equal the current version;
-    ``base_version`` (offline sync) is the version the device last saw. Flushes, never commits."""
-    asset = _lock_asset(session, asset_id)
-    access.require_report(principal, asset.county_adcode)
-    received_for = _received_for(session, report.id)
-    if received_for is not None:
-        if received_for != asset_id:
-            raise InvalidInput(
-                f"上报编号 {report.id} 已用于另一个项目的上报；请为新的上报生成新编号",
-                f"Report id {report.id} was already used for another asset; generate a new id.",
-                field="id",
+    """Decide on one report and record it; raises the reason when it is refused."""
+    submission = Submission(asset_id, report, if_match, base_version)
+    result = submit_all(
+        session, principal=principal, submissions=[submission], rules=rules, now=now
+    )[0]
+    if isinstance(result, RebuildError):
+        raise result
+    return result
+
+
+def submit_all(
+    session: Session,
+    *,
+    principal: access.Principal,
+    submissions: list[Submission],
+    rules: FieldRules,
+    now: dt.datetime | None = None,
+) -> list[Outcome | RebuildError]:
+    """Decide on many reports and record the accepted ones; one result per submission, in the
+    given order: an Outcome, or the error that refused it (nothing of it is written).
+
+    Reports are decided asset by asset in the order they were observed, each on the state the
+    ones before it left, so a device's reports on one asset apply in the order they were made.
+    Every fact is read, and every write made, once for the whole batch. Flushes, never commits.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    results: dict[int, Outcome | RebuildError] = {}
+    located: dict[int, Location] = {}
+    for n, sub in enumerate(submissions):
+        try:
+            _check_report(sub.report, now=now)
+            if sub.report.location is not None:
+                located[n] = _convert(sub.report.location)
+        except RebuildError as exc:
+            results[n] = exc
+    assets = store.lock_assets(session, [s.asset_id for s in submissions])
+    received = store.received(session, [s.report.id for s in submissions])
+    live = [n for n in range(len(submissions)) if n not in results]
+    points = {
+        n: (submissions[n].asset_id, *_storage_point(located[n]))
+        for n in live
+        if n in located and submissions[n].asset_id in assets
+    }
+    distances = store.distances(session, points)
+    photos = store.photos(
+        session,
+        {
+            n: (submissions[n].asset_id, list(dict.fromkeys(submissions[n].report.photos)))
+            for n in live
+            if submissions[n].report.photos and submissions[n].asset_id in assets
+        },
+    )
+    rows: list[dict[str, Any]] = []
+    links: list[tuple[uuid.UUID, str]] = []
+    order = sorted(live, key=lambda n: (submissions[n].asset_id, submissions[n].report.observed_at))
+    for n in order:
+        sub = submissions[n]
+        try:
+            outcome, row = _decide(
+                sub,
+                assets.get(sub.asset_id),
+                principal,
+                received,
+                located.get(n),
+                distances.get(n),
+                photos.get(n, []),
+                rules,
             )
-        return Outcome("duplicate", report.id, asset_id, asset.version)
-    if if_match is not None and if_match != asset.version:
+        except RebuildError as exc:
+            results[n] = exc
+            continue
+        results[n] = outcome
+        if row is not None:
+            rows.append(row)
+            links += [(sub.report.id, p) for p in dict.fromkeys(sub.report.photos)]
+            received[sub.report.id] = sub.asset_id  # a copy later in the batch is a duplicate
+    written = store.insert_events(session, rows, principal.user_id)
+    if len(written) < len(rows):
+        # An id taken between our check and our insert: only a client sending one id for two
+        # assets at the same moment can do that (the lock serialises reports on one asset).
+        # Nothing of this call is kept; sent again, the id is seen and refused cleanly.
+        raise Conflict(
+            "同一上报编号正同时用于另一项目的上报，本次未保存，请重试",
+            "A report id is being used for another asset at this very moment; nothing was "
+            "saved. Send the reports again.",
+            field="id",
+        )
+    store.link_photos(session, [link for link in links if link[0] in written])
+    store.update_assets(session, list(assets.values()))
+    return [results[n] for n in range(len(submissions))]
+
+
+def _decide(
+    sub: Submission,
+    asset: store.AssetState | None,
+    principal: access.Principal,
+    received: dict[uuid.UUID, int],
+    location: Location | None,
+    distance: float | None,
+    photos: list[store.PhotoFact],
+    rules: FieldRules,
+) -> tuple[Outcome, dict[str, Any] | None]:
+    """The decision on one report, given the facts; moves ``asset`` along when it applies.
+    Returns the outcome and the event row to write (None for a duplicate)."""
+    report = sub.report
+    if asset is None:
+        raise NotFound(
+            f"编号为 {sub.asset_id} 的项目不存在，请核对编号或重新查找项目",
+            f"No asset with id {sub.asset_id}; check the id or find the asset again.",
+            field="asset_id",
+        )
+    access.require_report(principal, asset.county_adcode)
+    if report.id in received:
+        if received[report.id] != asset.id:
+            raise _id_taken(report.id)
+        return Outcome("duplicate", report.id, asset.id, asset.version), None
+    if sub.if_match is not None and sub.if_match != asset.version:
         raise PreconditionFailed(
-            f"项目已被他人更新（您看到的是第 {if_match} 版，现在是第 {asset.version} 版）。"
+            f"项目已被他人更新（您看到的是第 {sub.if_match} 版，现在是第 {asset.version} 版）。"
             "请查看最新进度后重新上报",
-            f"The asset changed since you loaded it (you saw version {if_match}, it is now "
+            f"The asset changed since you loaded it (you saw version {sub.if_match}, it is now "
             f"{asset.version}). Look at the current state and report again.",
             field="If-Match",
         )
-    _check_report(report, now=now or dt.datetime.now(dt.UTC))
-    located = _locate(session, asset_id, report.location)
-    photos = _photos(session, principal, asset_id, report.photos)
-    flags = _evidence(asset.layer, report, located, photos, rules)
-
+    _check_photos(principal, report, photos)
+    flags = _evidence(asset.layer, report, distance, photos, rules)
     current = (asset.stage, asset.percent)
     new = (report.stage, report.percent)
-    newer = asset.stage_observed_at is None or report.observed_at >= asset.stage_observed_at
+    newer = asset.observed_at is None or report.observed_at >= asset.observed_at
     status: Status
     if newer:
         backwards = is_backwards(current, new)
         if backwards and _reason(report) is None:
-            if base_version is not None and base_version != asset.version:
+            if sub.base_version is not None and sub.base_version != asset.version:
                 status, flags = "conflict", [*flags, "conflict"]
             else:
                 raise InvalidStage(
@@ -172,33 +259,44 @@ def submit(
         status, flags = "conflict", [*flags, "conflict"]
     else:
         status = "superseded"
-
-    _insert_event(
-        session,
-        asset,
-        report,
-        located,
-        photos,
-        flags,
-        base_version or if_match,
-        principal.user_id,
-    )
-    version = asset.version
+    lon, lat = _storage_point(location) if location else (None, None)
+    row = {
+        "id": report.id,
+        "asset": asset.id,
+        "stage": report.stage,
+        "percent": report.percent,
+        "observed": report.observed_at,
+        "lon": lon,
+        "lat": lat,
+        "crs": location.crs if location else None,
+        "raw_lon": location.lon if location else None,
+        "raw_lat": location.lat if location else None,
+        "accuracy": location.accuracy_m if location else None,
+        "distance": distance,
+        "prev_stage": asset.stage,
+        "prev_percent": asset.percent,
+        "base_version": sub.base_version or sub.if_match,
+        "flags": ",".join(flags),
+        "note": report.note,
+        "reason": _reason(report),
+    }
     if status == "applied":
-        version = session.execute(
-            text(
-                "UPDATE assets SET stage = :stage, percent = :percent, "
-                "stage_observed_at = :observed_at, version = version + 1, updated_at = now() "
-                "WHERE id = :id RETURNING version"
-            ),
-            {
-                "stage": report.stage,
-                "percent": report.percent,
-                "observed_at": report.observed_at,
-                "id": asset_id,
-            },
-        ).scalar_one()
-    return Outcome(status, report.id, asset_id, version, tuple(flags))
+        asset.stage, asset.percent, asset.observed_at = (
+            report.stage,
+            report.percent,
+            report.observed_at,
+        )
+        asset.version += 1
+        asset.applied += 1
+    return Outcome(status, report.id, asset.id, asset.version, tuple(flags)), row
+
+
+def _id_taken(report_id: uuid.UUID) -> InvalidInput:
+    return InvalidInput(
+        f"上报编号 {report_id} 已用于另一个项目的上报；请为新的上报生成新编号",
+        f"Report id {report_id} was already used for another asset; generate a new id.",
+        field="id",
+    )
 
 
 def _reason(report: ReportIn) -> str | None:
@@ -246,17 +344,8 @@ def _check_report(report: ReportIn, *, now: dt.datetime) -> None:
         )
 
 
-@dataclass(frozen=True)
-class _Located:
-    location: Location  # canonical CRS name
-    lon: float  # storage CRS
-    lat: float
-    distance_m: float
-
-
-def _locate(session: Session, asset_id: int, location: Location | None) -> _Located | None:
-    if location is None:
-        return None
+def _convert(location: Location) -> Location:
+    """The location with its CRS name made canonical (raises on a bad CRS or bad numbers)."""
     name = crs.normalise_crs(location.crs)
     if location.accuracy_m is not None and not 0 <= location.accuracy_m < 1e6:
         raise InvalidInput(
@@ -264,43 +353,19 @@ def _locate(session: Session, asset_id: int, location: Location | None) -> _Loca
             "accuracy_m must be a non-negative number of metres.",
             field="location.accuracy_m",
         )
-    lon, lat = crs.to_storage(location.lon, location.lat, name)
-    distance = session.execute(
-        text(
-            "SELECT ST_Distance(geom::geography, "
-            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) FROM assets WHERE id = :id"
-        ),
-        {"lon": lon, "lat": lat, "id": asset_id},
-    ).scalar_one()
-    declared = Location(location.lon, location.lat, name, location.accuracy_m)
-    return _Located(declared, lon, lat, float(distance))
+    crs.to_storage(location.lon, location.lat, name)  # checks the numbers
+    return Location(location.lon, location.lat, name, location.accuracy_m)
 
 
-@dataclass(frozen=True)
-class _Photo:
-    id: str
-    distance_m: float | None  # from its EXIF position to the asset
+def _storage_point(location: Location) -> tuple[float, float]:
+    return crs.to_storage(location.lon, location.lat, location.crs)
 
 
-def _photos(
-    session: Session, principal: access.Principal, asset_id: int, ids: tuple[str, ...]
-) -> list[_Photo]:
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return []
-    rows = session.execute(
-        text(
-            """
-            SELECT p.id, p.uploaded_by,
-                   ST_Distance(p.geom::geography, a.geom::geography) AS distance_m
-              FROM photos p, assets a
-             WHERE p.id = ANY(:ids) AND a.id = :asset_id
-            """
-        ),
-        {"ids": wanted, "asset_id": asset_id},
-    ).all()
-    found = {r.id: r for r in rows}
-    missing = [i for i in wanted if i not in found]
+def _check_photos(
+    principal: access.Principal, report: ReportIn, photos: list[store.PhotoFact]
+) -> None:
+    found = {p.id: p for p in photos}
+    missing = [i for i in dict.fromkeys(report.photos) if i not in found]
     if missing:
         raise InvalidInput(
             f"照片 {', '.join(m[:12] for m in missing)}… 尚未上传。"
@@ -308,24 +373,22 @@ def _photos(
             f"Photo(s) {', '.join(missing)} are not uploaded; upload them first (POST /photos).",
             field="photos",
         )
-    foreign = [i for i in wanted if found[i].uploaded_by != principal.user_id]
-    if foreign and principal.role != "admin":
+    if principal.role != "admin" and any(p.uploaded_by != principal.user_id for p in photos):
         raise Forbidden(
             "只能使用自己上传的照片", "A report can only carry photos you uploaded.", "photos"
         )
-    return [_Photo(i, found[i].distance_m) for i in wanted]
 
 
 def _evidence(
     layer: str,
     report: ReportIn,
-    located: _Located | None,
-    photos: list[_Photo],
+    distance: float | None,
+    photos: list[store.PhotoFact],
     rules: FieldRules,
 ) -> list[str]:
     """Refuse a report lacking required evidence; return the flags of one that is doubtful."""
     flags = []
-    if located is not None and located.distance_m > rules.max_distance_m:
+    if distance is not None and distance > rules.max_distance_m:
         flags.append("far_away")
     for rule in rules_for(rules.evidence, layer, report.stage):
         if len(photos) < rule.min_photos:
@@ -337,7 +400,7 @@ def _evidence(
                 field="photos",
             )
         exif = [p for p in photos if p.distance_m is not None]
-        if rule.needs_location and located is None and not exif:
+        if rule.needs_location and distance is None and not exif:
             raise InvalidInput(
                 f"“{_stage_zh(report.stage)}”须带位置：请打开手机定位，或上传带位置信息的照片"
                 f"（{rule.label_zh}）",
@@ -350,65 +413,3 @@ def _evidence(
         ):
             flags.append("exif_mismatch")
     return list(dict.fromkeys(flags))
-
-
-def _insert_event(
-    session: Session,
-    asset: Any,
-    report: ReportIn,
-    located: _Located | None,
-    photos: list[_Photo],
-    flags: list[str],
-    base_version: int | None,
-    reporter_id: int | None,
-) -> None:
-    where = located.location if located else None
-    inserted = session.execute(
-        text(
-            """
-            INSERT INTO asset_events (
-                id, asset_id, stage, percent, observed_at, reporter_id, reporter_geom,
-                reporter_crs, reporter_lon, reporter_lat, reporter_accuracy_m, distance_m,
-                prev_stage, prev_percent, base_version, flags, note, reason)
-            VALUES (
-                :id, :asset_id, :stage, :percent, :observed_at, :reporter_id,
-                CASE WHEN CAST(:lon AS float8) IS NULL THEN NULL
-                     ELSE ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) END,
-                :crs, :raw_lon, :raw_lat, :accuracy, :distance,
-                :prev_stage, :prev_percent, :base_version, :flags, :note, :reason)
-            ON CONFLICT (id) DO NOTHING RETURNING id
-            """
-        ),
-        {
-            "id": report.id,
-            "asset_id": asset.id,
-            "stage": report.stage,
-            "percent": report.percent,
-            "observed_at": report.observed_at,
-            "reporter_id": reporter_id,
-            "lon": located.lon if located else None,
-            "lat": located.lat if located else None,
-            "crs": where.crs if where else None,
-            "raw_lon": where.lon if where else None,
-            "raw_lat": where.lat if where else None,
-            "accuracy": where.accuracy_m if where else None,
-            "distance": located.distance_m if located else None,
-            "prev_stage": asset.stage,
-            "prev_percent": asset.percent,
-            "base_version": base_version,
-            "flags": flags,
-            "note": report.note,
-            "reason": _reason(report),
-        },
-    ).first()
-    if inserted is None:  # the same id, sent at the same moment for another asset
-        raise InvalidInput(
-            f"上报编号 {report.id} 已被使用；请为新的上报生成新编号",
-            f"Report id {report.id} is already taken; generate a new id.",
-            field="id",
-        )
-    if photos:
-        session.execute(
-            text("INSERT INTO event_photos (event_id, photo_id) VALUES (:e, :p)"),
-            [{"e": report.id, "p": p.id} for p in photos],
-        )

@@ -249,19 +249,19 @@ def issue_token(
     return token, expires_at
 
 
+_BY_TOKEN = text(
+    f"""{_PRINCIPAL}
+      JOIN auth_tokens t ON t.user_id = u.id
+     WHERE t.token_hash = :h AND t.revoked_at IS NULL AND t.expires_at > now()
+       AND u.is_active
+     GROUP BY u.id
+    """
+)
+
+
 def principal_for_token(session: Session, token: str) -> Principal | None:
     """The user a live token belongs to; None if unknown, expired, revoked or disabled."""
-    row = session.execute(
-        text(
-            f"""{_PRINCIPAL}
-              JOIN auth_tokens t ON t.user_id = u.id
-             WHERE t.token_hash = :h AND t.revoked_at IS NULL AND t.expires_at > now()
-               AND u.is_active
-             GROUP BY u.id
-            """
-        ),
-        {"h": _digest(token)},
-    ).first()
+    row = session.execute(_BY_TOKEN, {"h": _digest(token)}).first()
     return None if row is None else _principal(row)
 
 

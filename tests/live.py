@@ -33,6 +33,7 @@ def live_server(
     seed: Callable[[Session], None] | None = None,
     env: dict[str, str] | None = None,
     prepare: bool = False,
+    args: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """Serve a fresh, migrated database called ``name`` (filled by ``seed`` in one committed
     transaction) and yield the base URL; the server is stopped and the database dropped after."""
@@ -45,7 +46,7 @@ def live_server(
                 seed(session)
     port = free_port()
     rebuild = Path(sys.executable).parent / "rebuild"
-    command = [rebuild, "serve", "--port", str(port), *(["--prepare"] if prepare else [])]
+    command = [rebuild, "serve", "--port", str(port), *(["--prepare"] if prepare else []), *args]
     # The log goes to a file: a pipe nobody reads fills up and stalls a busy server.
     log = (home / f"{name}.log").open("w", encoding="utf-8")
     server = subprocess.Popen(

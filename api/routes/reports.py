@@ -79,11 +79,10 @@ def create_report(
     except PreconditionFailed as exc:
         exc.extra = {"current": _current(session, asset_id, principal)}
         raise
-    body = {
-        "status": outcome.status,
-        "report": history.report(session, outcome.report_id),
-        "asset": _current(session, asset_id, principal),
-    }
+    report_json, asset_json = history.report_and_asset(
+        session, principal, outcome.report_id, asset_id
+    )
+    body = {"status": outcome.status, "report": report_json, "asset": asset_json}
     headers = {"ETag": f'"{outcome.version}"', "Location": f"/assets/{asset_id}/history"}
     if outcome.status == "conflict":
         body = {
@@ -115,40 +114,34 @@ def sync(
             f"At most {limit} reports per request, got {len(batch.reports)}; send them in parts.",
             field="reports",
         )
-    results: dict[int, SyncResult] = {}
-    # Asset by asset, oldest observation first: a device's reports on one asset apply in the
-    # order they were made, and concurrent batches lock assets in the same order (no deadlock).
-    order = sorted(
-        range(len(batch.reports)),
-        key=lambda i: (batch.reports[i].asset_id, batch.reports[i].observed_at),
+    submissions = [
+        reports.Submission(item.asset_id, item.to_domain(), base_version=item.base_version)
+        for item in batch.reports
+    ]
+    outcomes = reports.submit_all(
+        session,
+        principal=principal,
+        submissions=submissions,
+        rules=request.app.state.field_rules,
     )
-    rules = request.app.state.field_rules
-    for i in order:
-        item = batch.reports[i]
-        results[i] = _sync_one(session, principal, item, rules)
-    return SyncResponse(results=[results[i] for i in range(len(batch.reports))])
+    return SyncResponse(
+        results=[
+            _sync_result(session, principal, item, outcome)
+            for item, outcome in zip(batch.reports, outcomes, strict=True)
+        ]
+    )
 
 
-def _sync_one(session, principal, item, rules) -> SyncResult:
-    try:
-        with session.begin_nested():
-            outcome = reports.submit(
-                session,
-                principal=principal,
-                asset_id=item.asset_id,
-                report=item.to_domain(),
-                rules=rules,
-                base_version=item.base_version,
-            )
-    except RebuildError as exc:
+def _sync_result(session, principal, item, outcome) -> SyncResult:
+    if isinstance(outcome, RebuildError):
         return SyncResult(
             id=item.id,
             asset_id=item.asset_id,
             status="rejected",
-            error=exc.code,
-            message=exc.zh,
-            message_en=exc.en,
-            field=exc.field,
+            error=outcome.code,
+            message=outcome.zh,
+            message_en=outcome.en,
+            field=outcome.field,
         )
     current = None
     if outcome.status == "conflict":

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from gis.access import Principal
 from gis.errors import NotFound
+from gis.queries import features
 
 REPORT_JSON = """
     json_build_object(
@@ -81,6 +82,27 @@ def report(session: Session, report_id: uuid.UUID) -> dict[str, Any]:
             f"上报 {report_id} 不存在", f"No report with id {report_id}.", field="report_id"
         )
     return body
+
+
+_REPORT_AND_ASSET = text(
+    f"""
+    SELECT r.j, f.county_adcode, f.public, f.personal
+      FROM (SELECT {REPORT_JSON} AS j {REPORT_FROM} WHERE e.id = :report_id) r,
+           (SELECT a.county_adcode,
+                   {features.asset_feature_sql(personal=False)} AS public,
+                   {features.asset_feature_sql(personal=True)} AS personal
+              FROM assets a {features.ASSET_JOINS} WHERE a.id = :asset_id) f
+    """
+)
+
+
+def report_and_asset(
+    session: Session, principal: Principal, report_id: uuid.UUID, asset_id: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A report and its asset's current state (personal fields as the principal may see them),
+    in one round trip: the answer to a report."""
+    row = session.execute(_REPORT_AND_ASSET, {"report_id": report_id, "asset_id": asset_id}).one()
+    return row.j, (row.personal if principal.sees_personal(row.county_adcode) else row.public)
 
 
 def asset_history(

@@ -108,3 +108,23 @@ def test_gdal_with_a_bearer_token(served: str, admin: dict[str, str]) -> None:
     finally:
         pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": None, "GDAL_HTTP_BEARER": None})
     assert len(counties) == 12
+
+
+def test_serve_with_two_worker_processes(databases: Databases, tmp_path: Path) -> None:
+    """`rebuild serve --workers 2`: each process builds the app from the environment."""
+    from gis import users
+
+    def seed(session) -> None:
+        users.add_user(session, username="two-workers", password="password-22", role="viewer")
+
+    name = test_db_name("_workers")
+    with live_server(databases, name, home=tmp_path, seed=seed, args=("--workers", "2")) as base:
+        form = {"username": "two-workers", "password": "password-22"}
+        tokens = {
+            httpx.post(f"{base}/auth/token", data=form).json()["access_token"] for _ in range(6)
+        }
+        for token in tokens:
+            me = httpx.get(f"{base}/auth/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.status_code == 200 and me.json()["role"] == "viewer"
+    log = (tmp_path / f"{name}.log").read_text()
+    assert log.count("Started server process") == 2

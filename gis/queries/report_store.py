@@ -1,0 +1,188 @@
+"""The SQL of deciding on reports, set-based: one statement per kind of fact or write for a whole
+batch of reports (a /sync of 1,000 reports costs the same handful of round trips as one)."""
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+# Statements are built once: SQLAlchemy then reuses their parsed and compiled form.
+_LOCK = text(
+    """
+    SELECT id, layer, county_adcode, stage, percent, stage_observed_at, version
+      FROM assets WHERE id = ANY(CAST(:ids AS bigint[]))
+     ORDER BY id
+       FOR UPDATE
+    """
+)
+# Asked after the locks are held, in a statement of its own: under READ COMMITTED a statement
+# sees what was committed before it began, so a copy of a report committed by another request
+# while this one waited for the lock is seen here.
+_RECEIVED = text("SELECT id, asset_id FROM asset_events WHERE id = ANY(CAST(:ids AS uuid[]))")
+_DISTANCES = text(
+    """
+    SELECT u.n, ST_Distance(a.geom::geography,
+                            ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography)
+      FROM unnest(CAST(:n AS int[]), CAST(:asset AS bigint[]), CAST(:lon AS float8[]),
+                  CAST(:lat AS float8[])) AS u(n, asset_id, lon, lat)
+      JOIN assets a ON a.id = u.asset_id
+    """
+)
+_PHOTOS = text(
+    """
+    SELECT u.n, p.id, p.uploaded_by, ST_Distance(p.geom::geography, a.geom::geography)
+      FROM unnest(CAST(:n AS int[]), CAST(:asset AS bigint[]), CAST(:photo AS text[]))
+           AS u(n, asset_id, photo_id)
+      JOIN photos p ON p.id = u.photo_id
+      JOIN assets a ON a.id = u.asset_id
+    """
+)
+_INSERT_EVENTS = text(
+    """
+    INSERT INTO asset_events (
+        id, asset_id, stage, percent, observed_at, reporter_id, reporter_geom, reporter_crs,
+        reporter_lon, reporter_lat, reporter_accuracy_m, distance_m, prev_stage, prev_percent,
+        base_version, flags, note, reason)
+    SELECT u.id, u.asset_id, u.stage, u.percent, u.observed_at, :reporter,
+           CASE WHEN u.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) END,
+           u.crs, u.raw_lon, u.raw_lat, u.accuracy, u.distance, u.prev_stage, u.prev_percent,
+           u.base_version, string_to_array(u.flags, ','), u.note, u.reason
+      FROM unnest(
+           CAST(:id AS uuid[]), CAST(:asset AS bigint[]), CAST(:stage AS text[]),
+           CAST(:percent AS smallint[]), CAST(:observed AS timestamptz[]),
+           CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:crs AS text[]),
+           CAST(:raw_lon AS float8[]), CAST(:raw_lat AS float8[]), CAST(:accuracy AS real[]),
+           CAST(:distance AS real[]), CAST(:prev_stage AS text[]),
+           CAST(:prev_percent AS smallint[]), CAST(:base_version AS int[]),
+           CAST(:flags AS text[]), CAST(:note AS text[]), CAST(:reason AS text[]))
+        AS u(id, asset_id, stage, percent, observed_at, lon, lat, crs, raw_lon, raw_lat,
+             accuracy, distance, prev_stage, prev_percent, base_version, flags, note, reason)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+    """
+)
+_LINK_PHOTOS = text(
+    """
+    INSERT INTO event_photos (event_id, photo_id)
+    SELECT * FROM unnest(CAST(:event AS uuid[]), CAST(:photo AS text[]))
+    """
+)
+_UPDATE_ASSETS = text(
+    """
+    UPDATE assets a
+       SET stage = u.stage, percent = u.percent, stage_observed_at = u.observed_at,
+           version = a.version + u.bumps, updated_at = now()
+      FROM unnest(CAST(:id AS bigint[]), CAST(:stage AS text[]), CAST(:percent AS smallint[]),
+                  CAST(:observed AS timestamptz[]), CAST(:bumps AS int[]))
+           AS u(id, stage, percent, observed_at, bumps)
+     WHERE a.id = u.id
+    """
+)
+
+
+@dataclass
+class AssetState:
+    """An asset as locked, and as the batch's decisions move it along."""
+
+    id: int
+    layer: str
+    county_adcode: str
+    stage: str
+    percent: int
+    observed_at: dt.datetime | None
+    version: int
+    applied: int = 0  # reports of this batch that became its state
+
+
+@dataclass(frozen=True)
+class PhotoFact:
+    id: str
+    uploaded_by: int | None
+    distance_m: float | None  # from its EXIF position to the asset
+
+
+def lock_assets(session: Session, ids: list[int]) -> dict[int, AssetState]:
+    """Lock the assets (in id order, so concurrent batches never deadlock) and read them."""
+    rows = session.execute(_LOCK, {"ids": sorted(set(ids))}).all()
+    return {r.id: AssetState(r.id, r.layer, r.county_adcode, r.stage, r.percent,
+                             r.stage_observed_at, r.version) for r in rows}  # fmt: skip
+
+
+def received(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Report id -> asset, for the ids already in the history."""
+    return {r.id: r.asset_id for r in session.execute(_RECEIVED, {"ids": ids})}
+
+
+def distances(session: Session, points: dict[int, tuple[int, float, float]]) -> dict[int, float]:
+    """For each key n: the distance in metres from (lon, lat) in EPSG:4326 to asset ``id`` (to
+    its nearest part)."""
+    if not points:
+        return {}
+    keys = list(points)
+    rows = session.execute(
+        _DISTANCES,
+        {
+            "n": keys,
+            "asset": [points[k][0] for k in keys],
+            "lon": [points[k][1] for k in keys],
+            "lat": [points[k][2] for k in keys],
+        },
+    )
+    return {n: float(d) for n, d in rows}
+
+
+def photos(
+    session: Session, wanted: dict[int, tuple[int, list[str]]]
+) -> dict[int, list[PhotoFact]]:
+    """For each key n with (asset id, photo ids): the photos that exist, with who uploaded them
+    and how far their EXIF position lies from the asset."""
+    n, asset, photo = [], [], []
+    for key, (asset_id, ids) in wanted.items():
+        for photo_id in ids:
+            n.append(key)
+            asset.append(asset_id)
+            photo.append(photo_id)
+    found: dict[int, list[PhotoFact]] = {key: [] for key in wanted}
+    if n:
+        for key, photo_id, by, distance in session.execute(
+            _PHOTOS, {"n": n, "asset": asset, "photo": photo}
+        ):
+            found[key].append(
+                PhotoFact(photo_id, by, None if distance is None else float(distance))
+            )
+    return found
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]], reporter: int | None) -> set:
+    """Append the events; returns the ids written (an id already taken is skipped)."""
+    if not rows:
+        return set()
+    columns = {key: [row[key] for row in rows] for key in rows[0]}
+    written = session.execute(_INSERT_EVENTS, {**columns, "reporter": reporter})
+    return {r.id for r in written}
+
+
+def link_photos(session: Session, links: list[tuple[uuid.UUID, str]]) -> None:
+    if links:
+        session.execute(
+            _LINK_PHOTOS, {"event": [e for e, _ in links], "photo": [p for _, p in links]}
+        )
+
+
+def update_assets(session: Session, states: list[AssetState]) -> None:
+    """Write the new state of each asset that a report of the batch moved."""
+    moved = [s for s in states if s.applied]
+    if moved:
+        session.execute(
+            _UPDATE_ASSETS,
+            {
+                "id": [s.id for s in moved],
+                "stage": [s.stage for s in moved],
+                "percent": [s.percent for s in moved],
+                "observed": [s.observed_at for s in moved],
+                "bumps": [s.applied for s in moved],
+            },
+        )
