@@ -229,7 +229,8 @@ def cpu_split(before: CpuSample, after: CpuSample) -> dict[str, Any]:
     and the busiest other programs."""
     wall = after.wall - before.wall
     server = _grown(before, after, after.server) / wall
-    postgres = (_grown(before, after, after.postgres) + _ended_postgres(before, after)) / wall
+    ended = _ended_postgres(before, after) / wall
+    postgres = _grown(before, after, after.postgres) / wall + ended
     generator = (after.generator - before.generator) / wall
     busy = (after.busy - before.busy) / wall
     ours = set(after.server) | set(after.postgres) | {os.getpid()}
@@ -243,6 +244,7 @@ def cpu_split(before: CpuSample, after: CpuSample) -> dict[str, Any]:
     return {
         "server": round(server, 2),
         "postgres": round(postgres, 2),
+        "postgres_ended_backends": round(ended, 2),  # part of "postgres"
         "load_generator": round(generator, 2),
         "other": round(max(busy - server - postgres - generator, 0.0), 2),
         "machine_busy": round(busy, 2),

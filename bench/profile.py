@@ -7,12 +7,14 @@ goes to the local cluster's log file, from which the lines written meanwhile are
 Each statement is one round trip: psycopg waits for each answer before sending the next.
 """
 
+import inspect
 import re
 import statistics
 import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +126,57 @@ def connection_cost(bench: BenchDatabase, times: int = 10) -> dict[str, float]:
                 conn.execute(query).fetchall()
             walls.append((time.perf_counter() - started) * 1000)
         out[f"connect_and_{name}_ms"] = round(statistics.median(walls), 1)
+    return out
+
+
+def _hops(call: Any) -> int:
+    """Thread-pool hand-offs FastAPI makes for one dependency: none for a coroutine, two for a
+    sync generator (enter and exit), one for another sync callable."""
+    target = call if inspect.isfunction(call) or inspect.ismethod(call) else call.__call__
+    if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
+        return 0
+    return 2 if inspect.isgeneratorfunction(target) else 1
+
+
+def _api_routes(routes: list[Any]) -> Iterator[Any]:
+    for route in routes:
+        if hasattr(route, "original_router"):  # FastAPI keeps included routers as they are
+            yield from _api_routes(route.original_router.routes)
+        else:
+            yield route
+
+
+def thread_hops(bench: BenchDatabase, routes: list[tuple[str, str]]) -> dict[str, Any]:
+    """For each (method, path): the sync steps FastAPI runs in its thread pool, one hand-off
+    each, read from the application's own dependency tree (the app-wide dependencies, then
+    the route's)."""
+    from fastapi.dependencies.utils import get_dependant
+
+    from api.main import create_app  # builds the app; touches no database until it serves
+
+    app = create_app(bench.settings())
+    out = {}
+    for method, path in routes:
+        route = next(
+            r
+            for r in _api_routes(app.router.routes)
+            if getattr(r, "path", None) == path and method in getattr(r, "methods", ())
+        )
+        steps: dict[str, int] = {}
+
+        def add(call: Any, dependant: Any, steps: dict[str, int] = steps) -> None:
+            for sub in dependant.dependencies:
+                add(sub.call, sub)
+            name = getattr(call, "__name__", type(call).__name__)
+            if name not in steps and (hops := _hops(call)):
+                steps[name] = hops
+
+        for depends in app.router.dependencies:
+            add(depends.dependency, get_dependant(path=path, call=depends.dependency))
+        add(route.endpoint, route.dependant)
+        if route.response_field is not None and _hops(route.endpoint):
+            steps["response validation"] = 1
+        out[f"{method} {path}"] = {"hops": sum(steps.values()), "steps": steps}
     return out
 
 

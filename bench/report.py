@@ -374,7 +374,7 @@ def _py_spy(results: dict[str, Any]) -> list[str]:
         "",
     ]
     for name, data in results["profile"].items():
-        if name in ("statements", "connections"):
+        if name in ("statements", "connections", "thread_hops"):
             continue
         if not data.get("samples"):
             lines += [f"- {name}: no samples ({data.get('error', 'py-spy wrote nothing')})", ""]
@@ -413,11 +413,17 @@ def _reading(results: dict[str, Any]) -> list[str]:
         f"- A bare report costs the one-process server about {_f(one['server_cpu_ms'], 1)} ms of "
         f"CPU and PostgreSQL about {_f(one['postgres_cpu_ms'], 1)} ms "
         f"({_f(one['cpu']['server'], 2)} and {_f(one['cpu']['postgres'], 2)} cores at "
-        f"{_f(one['rate'], 0)} reports/s). The server's Python, not the database, sets the "
-        f"ceiling: one process can use at most one core (the GIL), which at that cost is "
-        f"about {_f(1000 / one['server_cpu_ms'], 0)} reports/s; two workers reached "
-        f"{_f(two['rate'], 0)}/s with {_f(two['cpu']['server'], 2)} cores while PostgreSQL, "
-        "the load generator and other work share the same two cores.",
+        f"{_f(one['rate'], 0)} reports/s). "
+        + (
+            "The one-process server is at its ceiling: one Python process uses at most one "
+            f"core (the GIL), which at that cost is about {_f(1000 / one['server_cpu_ms'], 0)} "
+            "reports/s. "
+            if one["cpu"]["server"] >= 0.85
+            else ""
+        )
+        + f"Two workers reached {_f(two['rate'], 0)}/s with {_f(two['cpu']['server'], 2)} "
+        f"cores for the server and {_f(two['cpu']['postgres'], 2)} for PostgreSQL, on the same "
+        "two cores as the load generator.",
         f"- With one client (no queueing) a bare report takes {_f(single['p50'], 1)} ms (p50); "
         f"{_f(bare['statements_per_request'], 0)} statements, i.e. round trips, of which "
         f"PostgreSQL spends {_f(bare['server_ms_per_request'], 2)} ms executing. Under "
@@ -428,10 +434,10 @@ def _reading(results: dict[str, Any]) -> list[str]:
         *_churn_note(results),
         f"- Of PostgreSQL's {_f(bare['server_ms_per_request'], 2)} ms for a bare report, "
         f"COMMIT (waiting for the WAL to reach the disk) takes {_f(commit, 2)} ms.",
-        f"- `/sync` costs {_f(per_sync_report, 1)} statements per report (a SAVEPOINT and its "
-        "RELEASE around each one, the lock, the duplicate check, the position, the photo, the "
-        "event insert, its photo link and the update), all one after another on one connection "
-        "and one thread.",
+        f"- `/sync` costs {_f(per_sync_report, 1)} statements per report "
+        f"({_f(sync['statements_per_request'], 0)} for a batch of "
+        f"{sync.get('reports_per_request', '?')}; the statements are listed below), one after "
+        "another on one connection and one thread.",
         "",
     ]
 
@@ -520,15 +526,18 @@ def _suggestions(results: dict[str, Any]) -> list[str]:
             "Python, the largest shares of the profile, plus a wait on the socket."
         )
     notify = _share(results["profile"], "Condition.notify")
-    if notify >= 0.05:
+    hops = results["profile"].get("thread_hops", {}).get("POST /assets/{asset_id}/reports")
+    if notify >= 0.05 and hops and hops["hops"] > 1:
+        steps = ", ".join(
+            f"`{name}`" + (" (enter and exit)" if n == 2 else "")
+            for name, n in hops["steps"].items()
+        )
         out.append(
             f"**Fewer thread-pool hand-offs.** `Condition.notify` (waking a pool thread) is up "
-            f"to {notify:.0%} of the GIL samples. FastAPI runs every sync dependency and the sync "
-            "handler in the thread pool one after another: a report makes four hand-offs "
-            "(`get_session` enter, `guard`, the handler, `get_session` exit), each waking a "
-            "thread and waiting for it on the event loop. Doing the token check and the work "
-            "in one hop (one sync function that opens the session, authenticates and calls "
-            "`gis/`) would save three of them."
+            f"to {notify:.0%} of the GIL samples. FastAPI runs each sync dependency and the sync "
+            f"handler in its thread pool separately: a report makes {hops['hops']} hand-offs "
+            f"({steps}), each waking a thread and waiting for it on the event loop. One sync "
+            "step that opens the session, checks the token and calls `gis/` would make one."
         )
     token = _statement(found, "bare", "SELECT u.id, u.username")
     if token:

@@ -178,6 +178,9 @@ async def _measure(bench: BenchDatabase, tmp: Path, options: argparse.Namespace)
             "max_overflow": getattr(bench.engine.pool, "_max_overflow", None),
             "threads": anyio.to_thread.current_default_thread_limiter().total_tokens,
         }
+        out["profile"]["thread_hops"] = profile.thread_hops(
+            bench, [("POST", "/assets/{asset_id}/reports"), ("POST", "/sync")]
+        )
         out["profile"]["statements"] = await _statement_log(
             http, bench, tmp, tokens, workloads, versions, pools, photo, viewer
         )

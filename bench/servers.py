@@ -45,15 +45,8 @@ def _clean_env() -> dict[str, str]:
 
 
 def ours_command(port: int, workers: int) -> list[str]:
-    if workers == 1:
-        return [str(BIN / "rebuild"), "serve", "--port", str(port)]
-    return [
-        str(BIN / "uvicorn"),
-        "api.main:app",
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--workers", str(workers),
-    ]  # fmt: skip
+    command = [str(BIN / "rebuild"), "serve", "--port", str(port)]
+    return command if workers == 1 else [*command, "--workers", str(workers)]
 
 
 def shown(workers: int) -> str:
@@ -64,14 +57,14 @@ def shown(workers: int) -> str:
 
 @contextmanager
 def ours(bench: BenchDatabase, workdir: Path, *, workers: int = 1) -> Iterator[Server]:
-    """``rebuild serve`` (one process) or ``uvicorn api.main:app --workers N``."""
+    """``rebuild serve``, with ``--workers N`` when more than one process."""
     port = free_port()
     env = _clean_env() | {
         "REBUILD_DATABASE_URL": bench.url,
         "REBUILD_HOME": str(workdir / "home"),
         "REBUILD_MEDIA_DIR": str(workdir / "media"),
     }
-    label = "rebuild serve" if workers == 1 else f"uvicorn api.main:app --workers {workers}"
+    label = "rebuild serve" if workers == 1 else f"rebuild serve --workers {workers}"
     with _run(label, ours_command(port, workers), env, workdir, port, PROJECT) as server:
         yield server
 
