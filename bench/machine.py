@@ -106,6 +106,7 @@ def _os_name() -> str:
 class _Proc:
     ppid: int
     cpu: float  # user + system seconds
+    system: float  # of which in the kernel (system calls)
     reaped: float  # of its children that have ended and been waited for
 
 
@@ -117,6 +118,7 @@ def _stat(pid: int) -> _Proc | None:
     return _Proc(
         int(fields[1]),
         (int(fields[11]) + int(fields[12])) / TICK,
+        int(fields[12]) / TICK,
         (int(fields[13]) + int(fields[14])) / TICK,
     )
 
@@ -201,9 +203,18 @@ def sample(
 
 def _grown(before: CpuSample, after: CpuSample, pids: list[int]) -> float:
     # A process born during the interval started from zero.
-    zero = _Proc(0, 0.0, 0.0)
+    zero = _Proc(0, 0.0, 0.0, 0.0)
     return sum(
         max(after.procs[p].cpu - before.procs.get(p, zero).cpu, 0.0)
+        for p in pids
+        if p in after.procs
+    )
+
+
+def _system(before: CpuSample, after: CpuSample, pids: list[int]) -> float:
+    zero = _Proc(0, 0.0, 0.0, 0.0)
+    return sum(
+        max(after.procs[p].system - before.procs.get(p, zero).system, 0.0)
         for p in pids
         if p in after.procs
     )
@@ -243,6 +254,7 @@ def cpu_split(before: CpuSample, after: CpuSample) -> dict[str, Any]:
     top = sorted(others.items(), key=lambda kv: -kv[1])[:3]
     return {
         "server": round(server, 2),
+        "server_system": round(_system(before, after, after.server) / wall, 2),  # part of it
         "postgres": round(postgres, 2),
         "postgres_ended_backends": round(ended, 2),  # part of "postgres"
         "load_generator": round(generator, 2),
