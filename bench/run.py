@@ -46,6 +46,12 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--keep-db", action="store_true", help="keep rebuild_bench afterwards")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="measure nothing: write benchmarks.md again from the figures of an earlier run",
+    )
     options = parser.parse_args(argv)
     if options.quick:
         options.duration, options.paced_duration, options.runs, options.warmup = 3, 3, 1, 1
@@ -55,6 +61,11 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     options = _options(argv)
+    if options.from_json:
+        results = json.loads(options.from_json.read_text())
+        (options.out / "benchmarks.md").write_text(report.markdown(results))
+        _say(f"wrote {options.out / 'benchmarks.md'} from {options.from_json}")
+        return
     settings = Settings(database_url=None)  # always the project-local cluster
     _say("creating the bench database (demo data through the product's loader)…")
     bench = database.create(settings, scale=options.scale)
