@@ -69,7 +69,8 @@ def _machine(results: dict[str, Any]) -> list[str]:
         f"| libraries | {packages} |",
         f"| code | commit {code['commit']}; uncommitted changes measured: {changed} |",
         f"| load average (1, 5, 15 min) | at start {_loads(m['loadavg_at_start'])}; "
-        f"at end {_loads(m.get('loadavg_at_end', []))} |",
+        f"at end {_loads(m.get('loadavg_at_end', []))} (the servers' own busy threads count "
+        "too; the *other* CPU column says whether anything else ran) |",
         f"| data | demo data set at scale {data['scale']:g} (seed {data['seed']}), loaded by "
         f"`gis.demo.load_demo`: {data['assets']:,} assets ({data['houses']:,} houses), "
         f"{data['events']:,} events, database {data['database_mb']} MB |",
