@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.deps import database_slots
 from api.limits import BodyLimit
 from api.routes import assets, auth, docs, health, inspect, ogc, pages, photos, reports
 from api.security import BasicCache, LoginThrottle, guard
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = db.make_engine(db.database_url(settings))
         app.state.engine = engine
         app.state.sessions = db.session_factory(engine)
+        app.state.database_slots = database_slots()
         yield
         engine.dispose()
 

@@ -76,6 +76,7 @@ class Outcome:
     asset_id: int
     version: int  # the asset's version after the decision
     flags: tuple[str, ...] = field(default=())
+    county_adcode: str = ""  # the asset's county
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,13 @@ def submit_all(
             rows.append(row)
             links += [(sub.report.id, p) for p in dict.fromkeys(sub.report.photos)]
             received[sub.report.id] = sub.asset_id  # a copy later in the batch is a duplicate
-    written = store.insert_events(session, rows, principal.user_id)
+    written = store.write(
+        session,
+        rows=rows,
+        reporter=principal.user_id,
+        links=links,
+        states=list(assets.values()),
+    )
     if len(written) < len(rows):
         # An id taken between our check and our insert: only a client sending one id for two
         # assets at the same moment can do that (the lock serialises reports on one asset).
@@ -195,8 +202,6 @@ def submit_all(
             "saved. Send the reports again.",
             field="id",
         )
-    store.link_photos(session, [link for link in links if link[0] in written])
-    store.update_assets(session, list(assets.values()))
     return [results[n] for n in range(len(submissions))]
 
 
@@ -223,7 +228,9 @@ def _decide(
     if report.id in received:
         if received[report.id] != asset.id:
             raise _id_taken(report.id)
-        return Outcome("duplicate", report.id, asset.id, asset.version), None
+        return Outcome(
+            "duplicate", report.id, asset.id, asset.version, (), asset.county_adcode
+        ), None
     if sub.if_match is not None and sub.if_match != asset.version:
         raise PreconditionFailed(
             f"项目已被他人更新（您看到的是第 {sub.if_match} 版，现在是第 {asset.version} 版）。"
@@ -288,7 +295,8 @@ def _decide(
         )
         asset.version += 1
         asset.applied += 1
-    return Outcome(status, report.id, asset.id, asset.version, tuple(flags)), row
+    outcome = Outcome(status, report.id, asset.id, asset.version, tuple(flags), asset.county_adcode)
+    return outcome, row
 
 
 def _id_taken(report_id: uuid.UUID) -> InvalidInput:

@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from gis.access import Principal
@@ -84,25 +84,27 @@ def report(session: Session, report_id: uuid.UUID) -> dict[str, Any]:
     return body
 
 
-_REPORT_AND_ASSET = text(
-    f"""
-    SELECT r.j, f.county_adcode, f.public, f.personal
-      FROM (SELECT {REPORT_JSON} AS j {REPORT_FROM} WHERE e.id = :report_id) r,
-           (SELECT a.county_adcode,
-                   {features.asset_feature_sql(personal=False)} AS public,
-                   {features.asset_feature_sql(personal=True)} AS personal
-              FROM assets a {features.ASSET_JOINS} WHERE a.id = :asset_id) f
-    """
-)
+def _report_and_asset(personal: bool) -> TextClause:
+    return text(
+        f"""
+        SELECT (SELECT {REPORT_JSON} {REPORT_FROM} WHERE e.id = :report_id)::text,
+               (SELECT {features.asset_feature_sql(personal=personal)}
+                  FROM assets a {features.ASSET_JOINS} WHERE a.id = :asset_id)::text
+        """
+    )
+
+
+_REPORT_AND_ASSET = {personal: _report_and_asset(personal) for personal in (False, True)}
 
 
 def report_and_asset(
-    session: Session, principal: Principal, report_id: uuid.UUID, asset_id: int
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A report and its asset's current state (personal fields as the principal may see them),
-    in one round trip: the answer to a report."""
-    row = session.execute(_REPORT_AND_ASSET, {"report_id": report_id, "asset_id": asset_id}).one()
-    return row.j, (row.personal if principal.sees_personal(row.county_adcode) else row.public)
+    session: Session, report_id: uuid.UUID, asset_id: int, *, personal: bool
+) -> tuple[str, str]:
+    """A report and its asset's current state (with householders' personal fields only when
+    ``personal``), as JSON texts, in one round trip: the answer to a report."""
+    params = {"report_id": report_id, "asset_id": asset_id}
+    report_json, asset_json = session.execute(_REPORT_AND_ASSET[personal], params).one()
+    return report_json, asset_json
 
 
 def asset_history(

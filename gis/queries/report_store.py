@@ -40,47 +40,57 @@ _PHOTOS = text(
       JOIN assets a ON a.id = u.asset_id
     """
 )
-_INSERT_EVENTS = text(
+# Events, their photo links and the assets' new states in one statement (one round trip): the
+# links refer to events inserted by the same statement, which foreign keys allow because they
+# are checked at its end.
+_WRITE = text(
     """
-    INSERT INTO asset_events (
-        id, asset_id, stage, percent, observed_at, reporter_id, reporter_geom, reporter_crs,
-        reporter_lon, reporter_lat, reporter_accuracy_m, distance_m, prev_stage, prev_percent,
-        base_version, flags, note, reason)
-    SELECT u.id, u.asset_id, u.stage, u.percent, u.observed_at, :reporter,
-           CASE WHEN u.lon IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) END,
-           u.crs, u.raw_lon, u.raw_lat, u.accuracy, u.distance, u.prev_stage, u.prev_percent,
-           u.base_version, string_to_array(u.flags, ','), u.note, u.reason
-      FROM unnest(
-           CAST(:id AS uuid[]), CAST(:asset AS bigint[]), CAST(:stage AS text[]),
-           CAST(:percent AS smallint[]), CAST(:observed AS timestamptz[]),
-           CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:crs AS text[]),
-           CAST(:raw_lon AS float8[]), CAST(:raw_lat AS float8[]), CAST(:accuracy AS real[]),
-           CAST(:distance AS real[]), CAST(:prev_stage AS text[]),
-           CAST(:prev_percent AS smallint[]), CAST(:base_version AS int[]),
-           CAST(:flags AS text[]), CAST(:note AS text[]), CAST(:reason AS text[]))
-        AS u(id, asset_id, stage, percent, observed_at, lon, lat, crs, raw_lon, raw_lat,
-             accuracy, distance, prev_stage, prev_percent, base_version, flags, note, reason)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id
+    WITH events AS (
+        INSERT INTO asset_events (
+            id, asset_id, stage, percent, observed_at, reporter_id, reporter_geom,
+            reporter_crs, reporter_lon, reporter_lat, reporter_accuracy_m, distance_m,
+            prev_stage, prev_percent, base_version, flags, note, reason)
+        SELECT u.id, u.asset_id, u.stage, u.percent, u.observed_at, :reporter,
+               CASE WHEN u.lon IS NULL THEN NULL
+                    ELSE ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) END,
+               u.crs, u.raw_lon, u.raw_lat, u.accuracy, u.distance, u.prev_stage,
+               u.prev_percent, u.base_version, string_to_array(u.flags, ','), u.note, u.reason
+          FROM unnest(
+               CAST(:id AS uuid[]), CAST(:asset AS bigint[]), CAST(:stage AS text[]),
+               CAST(:percent AS smallint[]), CAST(:observed AS timestamptz[]),
+               CAST(:lon AS float8[]), CAST(:lat AS float8[]), CAST(:crs AS text[]),
+               CAST(:raw_lon AS float8[]), CAST(:raw_lat AS float8[]),
+               CAST(:accuracy AS real[]), CAST(:distance AS real[]),
+               CAST(:prev_stage AS text[]), CAST(:prev_percent AS smallint[]),
+               CAST(:base_version AS int[]), CAST(:flags AS text[]), CAST(:note AS text[]),
+               CAST(:reason AS text[]))
+            AS u(id, asset_id, stage, percent, observed_at, lon, lat, crs, raw_lon, raw_lat,
+                 accuracy, distance, prev_stage, prev_percent, base_version, flags, note,
+                 reason)
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+    ), links AS (
+        INSERT INTO event_photos (event_id, photo_id)
+        SELECT * FROM unnest(CAST(:link_event AS uuid[]), CAST(:link_photo AS text[]))
+    ), states AS (
+        UPDATE assets a
+           SET stage = u.stage, percent = u.percent, stage_observed_at = u.observed_at,
+               version = a.version + u.bumps, updated_at = now()
+          FROM unnest(CAST(:moved AS bigint[]), CAST(:new_stage AS text[]),
+                      CAST(:new_percent AS smallint[]), CAST(:new_observed AS timestamptz[]),
+                      CAST(:bumps AS int[]))
+               AS u(id, stage, percent, observed_at, bumps)
+         WHERE a.id = u.id
+    )
+    SELECT id FROM events
     """
 )
-_LINK_PHOTOS = text(
-    """
-    INSERT INTO event_photos (event_id, photo_id)
-    SELECT * FROM unnest(CAST(:event AS uuid[]), CAST(:photo AS text[]))
-    """
-)
-_UPDATE_ASSETS = text(
-    """
-    UPDATE assets a
-       SET stage = u.stage, percent = u.percent, stage_observed_at = u.observed_at,
-           version = a.version + u.bumps, updated_at = now()
-      FROM unnest(CAST(:id AS bigint[]), CAST(:stage AS text[]), CAST(:percent AS smallint[]),
-                  CAST(:observed AS timestamptz[]), CAST(:bumps AS int[]))
-           AS u(id, stage, percent, observed_at, bumps)
-     WHERE a.id = u.id
-    """
-)
+
+EVENT_COLUMNS = (
+    "id", "asset", "stage", "percent", "observed", "lon", "lat", "crs", "raw_lon", "raw_lat",
+    "accuracy", "distance", "prev_stage", "prev_percent", "base_version", "flags", "note",
+    "reason",
+)  # fmt: skip
 
 
 @dataclass
@@ -156,33 +166,29 @@ def photos(
     return found
 
 
-def insert_events(session: Session, rows: list[dict[str, Any]], reporter: int | None) -> set:
-    """Append the events; returns the ids written (an id already taken is skipped)."""
+def write(
+    session: Session,
+    *,
+    rows: list[dict[str, Any]],
+    reporter: int | None,
+    links: list[tuple[uuid.UUID, str]],
+    states: list[AssetState],
+) -> set[uuid.UUID]:
+    """Append the events (``rows``, keyed by EVENT_COLUMNS) and their photo links, and write
+    the new state of each asset a report moved; returns the event ids written (an id already
+    taken is skipped)."""
     if not rows:
         return set()
-    columns = {key: [row[key] for row in rows] for key in rows[0]}
-    written = session.execute(_INSERT_EVENTS, {**columns, "reporter": reporter})
-    return {r.id for r in written}
-
-
-def link_photos(session: Session, links: list[tuple[uuid.UUID, str]]) -> None:
-    if links:
-        session.execute(
-            _LINK_PHOTOS, {"event": [e for e, _ in links], "photo": [p for _, p in links]}
-        )
-
-
-def update_assets(session: Session, states: list[AssetState]) -> None:
-    """Write the new state of each asset that a report of the batch moved."""
     moved = [s for s in states if s.applied]
-    if moved:
-        session.execute(
-            _UPDATE_ASSETS,
-            {
-                "id": [s.id for s in moved],
-                "stage": [s.stage for s in moved],
-                "percent": [s.percent for s in moved],
-                "observed": [s.observed_at for s in moved],
-                "bumps": [s.applied for s in moved],
-            },
-        )
+    params = {key: [row[key] for row in rows] for key in EVENT_COLUMNS}
+    params |= {
+        "reporter": reporter,
+        "link_event": [e for e, _ in links],
+        "link_photo": [p for _, p in links],
+        "moved": [s.id for s in moved],
+        "new_stage": [s.stage for s in moved],
+        "new_percent": [s.percent for s in moved],
+        "new_observed": [s.observed_at for s in moved],
+        "bumps": [s.applied for s in moved],
+    }
+    return {r.id for r in session.execute(_WRITE, params)}

@@ -141,3 +141,19 @@ def test_roles_and_disabling(connection: Connection) -> None:
         {"u": user},
         "users_disabled_inactive",
     )
+
+
+def test_moving_an_asset_out_of_its_county_is_refused(connection: Connection) -> None:
+    asset = _insert(connection)
+    for sql in (
+        "UPDATE assets SET geom = ST_GeomFromText('POINT(113.75 35.55)', 4326) WHERE id = :a",
+        "UPDATE assets SET county_adcode = '410782' WHERE id = :a",
+    ):
+        _refused(connection, sql, {"a": asset}, "assets_inside_county")
+    connection.execute(
+        text("UPDATE assets SET geom = ST_GeomFromText('POINT(114.08 35.41)', 4326) WHERE id = :a"),
+        {"a": asset},
+    )
+    connection.execute(
+        text("UPDATE assets SET percent = 0, version = 2 WHERE id = :a"), {"a": asset}
+    )
