@@ -36,7 +36,9 @@ def test_upgrade_downgrade_upgrade(fresh_database: str) -> None:
     assert _tables(fresh_database) >= TABLES
 
 
-def test_upgrade_keeps_the_data_of_the_first_schema(databases, settings, tmp_path) -> None:
+def test_upgrade_keeps_the_data_of_the_first_schema(
+    databases: Databases, settings: Settings
+) -> None:
     """A database made by the first release, holding users, assets and events, upgrades to
     the current schema: roles renamed, events kept, history intact."""
     name = test_db_name("_upgrade")
@@ -55,8 +57,9 @@ def test_upgrade_keeps_the_data_of_the_first_schema(databases, settings, tmp_pat
             asset = conn.execute(
                 text(
                     "INSERT INTO assets (code, layer, kind, county_adcode, name, geom, stage,"
-                    " percent) VALUES ('FW-410781-00001', 'houses', 'general_repair', '410781', 'x',"
-                    " ST_GeomFromText('POINT(114.07 35.40)', 4326), 'started', 40) RETURNING id"
+                    " percent) VALUES ('FW-410781-00001', 'houses', 'general_repair', '410781',"
+                    " 'x', ST_GeomFromText('POINT(114.07 35.40)', 4326), 'started', 40)"
+                    " RETURNING id"
                 )
             ).scalar_one()
             conn.execute(text(
