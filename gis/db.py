@@ -4,9 +4,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -46,6 +48,16 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """The one place that commits: everything inside succeeds together or not at all."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+def driver_rows(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
+    """Run ``sql`` (psycopg placeholders, ``%(name)s``) on the session's own connection, in its
+    transaction, and return the rows as named tuples. For the few hot statements where
+    SQLAlchemy's statement handling costs more than the database's work."""
+    driver = session.connection().connection.driver_connection
+    with driver.cursor(row_factory=namedtuple_row) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
 
 
 def alembic_config(url: str) -> Config:

@@ -16,6 +16,7 @@ from pwdlib import PasswordHash
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import db
 from gis.access import CITY_WIDE_ROLES, ROLES, SCOPED_ROLES, Principal
 from gis.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from gis.queries.features import check_county
@@ -249,20 +250,19 @@ def issue_token(
     return token, expires_at
 
 
-_BY_TOKEN = text(
-    f"""{_PRINCIPAL}
+# Asked on every request: run on the driver (gis.db.driver_rows).
+_BY_TOKEN = f"""{_PRINCIPAL}
       JOIN auth_tokens t ON t.user_id = u.id
-     WHERE t.token_hash = :h AND t.revoked_at IS NULL AND t.expires_at > now()
+     WHERE t.token_hash = %(h)s AND t.revoked_at IS NULL AND t.expires_at > now()
        AND u.is_active
      GROUP BY u.id
-    """
-)
+"""
 
 
 def principal_for_token(session: Session, token: str) -> Principal | None:
     """The user a live token belongs to; None if unknown, expired, revoked or disabled."""
-    row = session.execute(_BY_TOKEN, {"h": _digest(token)}).first()
-    return None if row is None else _principal(row)
+    rows = db.driver_rows(session, _BY_TOKEN, {"h": _digest(token)})
+    return _principal(rows[0]) if rows else None
 
 
 def revoke_token(session: Session, token: str) -> None:

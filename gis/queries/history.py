@@ -3,9 +3,10 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import db
 from gis.access import Principal
 from gis.errors import NotFound
 from gis.queries import features
@@ -84,14 +85,13 @@ def report(session: Session, report_id: uuid.UUID) -> dict[str, Any]:
     return body
 
 
-def _report_and_asset(personal: bool) -> TextClause:
-    return text(
-        f"""
-        SELECT (SELECT {REPORT_JSON} {REPORT_FROM} WHERE e.id = :report_id)::text,
+def _report_and_asset(personal: bool) -> str:
+    # Run on the driver (gis.db.driver_rows): it answers every report.
+    return f"""
+        SELECT (SELECT {REPORT_JSON} {REPORT_FROM} WHERE e.id = %(report_id)s)::text AS report,
                (SELECT {features.asset_feature_sql(personal=personal)}
-                  FROM assets a {features.ASSET_JOINS} WHERE a.id = :asset_id)::text
-        """
-    )
+                  FROM assets a {features.ASSET_JOINS} WHERE a.id = %(asset_id)s)::text AS asset
+    """
 
 
 _REPORT_AND_ASSET = {personal: _report_and_asset(personal) for personal in (False, True)}
@@ -103,8 +103,8 @@ def report_and_asset(
     """A report and its asset's current state (with householders' personal fields only when
     ``personal``), as JSON texts, in one round trip: the answer to a report."""
     params = {"report_id": report_id, "asset_id": asset_id}
-    report_json, asset_json = session.execute(_REPORT_AND_ASSET[personal], params).one()
-    return report_json, asset_json
+    row = db.driver_rows(session, _REPORT_AND_ASSET[personal], params)[0]
+    return row.report, row.asset
 
 
 def asset_history(
