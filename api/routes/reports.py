@@ -7,9 +7,17 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
-from api.schemas.reports import ReportCreate, ReviewCreate, SyncRequest, SyncResponse, SyncResult
+from api.schemas.reports import (
+    ReportCreate,
+    ReviewCreate,
+    SyncReport,
+    SyncRequest,
+    SyncResponse,
+    SyncResult,
+)
 from api.security import CurrentPrincipal
 from gis import access, reports, reviews
 from gis.errors import InvalidInput, PreconditionFailed, PreconditionRequired, RebuildError
@@ -40,7 +48,7 @@ def _if_match(value: str | None) -> int:
     return int(match.group(1))
 
 
-def _current(session: SessionDep, asset_id: int, principal: access.Principal) -> dict[str, Any]:
+def _current(session: Session, asset_id: int, principal: access.Principal) -> dict[str, Any]:
     body, _ = features.asset_feature(session, asset_id, principal=principal)
     return json.loads(body)
 
@@ -139,7 +147,13 @@ def sync(
     )
 
 
-def _sync_result(session, principal, item, outcome) -> SyncResult:
+def _sync_result(
+    session: Session,
+    principal: access.Principal,
+    item: SyncReport,
+    outcome: reports.Outcome | RebuildError,
+) -> SyncResult:
+    """One line of the answer; a report that did not become the state says what did."""
     if isinstance(outcome, RebuildError):
         return SyncResult(
             id=item.id,
@@ -151,7 +165,7 @@ def _sync_result(session, principal, item, outcome) -> SyncResult:
             field=outcome.field,
         )
     current = None
-    if outcome.status == "conflict":
+    if outcome.status in ("conflict", "superseded"):
         current = _current(session, item.asset_id, principal)
     return SyncResult(
         id=item.id,

@@ -92,6 +92,7 @@ def test_a_late_offline_report_joins_the_history_as_superseded(
     late = sync(client, people["inspector_weihui"], [item(house, "not_started", 0, 5)])
     result = late.json()["results"][0]
     assert result["status"] == "superseded" and result["version"] == 2
+    assert result["current"]["properties"]["stage"] == "preparatory_done"
     assert count_events(session) == 2
 
 
