@@ -163,6 +163,55 @@ def deadlines_show() -> None:
         typer.echo(f"{row.due_on}  {row.rule:<26} {selector:<28} -> {row.stage:<17} {row.label_zh}")
 
 
+STATUS_ZH = {"done": "已完成", "on_track": "进度正常", "at_risk": "有风险", "overdue": "已逾期"}
+
+
+@app.command("progress")
+def progress_cmd(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="截至日期 YYYY-MM-DD (default: today)")
+    ] = None,
+    county: Annotated[str | None, typer.Option(help="县区代码 county adcode")] = None,
+    layer: Annotated[str | None, typer.Option(help="houses, water_works or roads")] = None,
+) -> None:
+    """对照时间节点的进度表 Progress against the deadlines, per county and for the city."""
+    import datetime as dt
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from gis import progress as engine
+    from gis.access import Principal
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(engine.CHINA).date()
+    except ValueError:
+        _fail(f"日期 {as_of!r} 格式不对，应为 YYYY-MM-DD。\nas_of must be YYYY-MM-DD.")
+    city = Principal(None, None, "cli", "admin", None)  # the terminal sees what the database holds
+    with _transaction() as session:
+        rows = engine.progress(session, principal=city, as_of=day, county=county, layer=layer)
+    table = Table(title=f"重建进度（截至 {day}）Progress as of {day}")
+    for header in ("节点 rule", "截止 due", "县区 county", "总数 total", "已达 reached",
+                   "完成率 %", "剩余天数 days left", "需日均 required/day", "近14天日均 recent/day",
+                   "预计完成 projected", "状态 status"):  # fmt: skip
+        table.add_column(header)
+    for r in rows:
+        table.add_row(
+            r.label_zh,
+            str(r.due_on),
+            r.county_zh or "合计 total",
+            str(r.total),
+            str(r.reached),
+            f"{r.percent:.1f}",
+            str(r.days_left),
+            "" if r.required_per_day is None else f"{r.required_per_day:.2f}",
+            f"{r.recent_per_day:.2f}",
+            "" if r.projected_finish is None else str(r.projected_finish),
+            f"{STATUS_ZH[r.status]} {r.status}",
+        )
+    Console(width=200).print(table)
+
+
 users_app = typer.Typer(help="账号 Accounts: admin, viewer, manager, inspector.")
 app.add_typer(users_app, name="users")
 

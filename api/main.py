@@ -9,7 +9,18 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.deps import database_slots
 from api.limits import BodyLimit
-from api.routes import assets, auth, docs, health, inspect, ogc, pages, photos, reports
+from api.routes import (
+    assets,
+    auth,
+    docs,
+    health,
+    inspect,
+    ogc,
+    pages,
+    photos,
+    progress,
+    reports,
+)
 from api.security import BasicCache, LoginThrottle, guard
 from gis import db
 from gis.evidence import read_rules
@@ -70,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ogc.router,
         assets.router,
         reports.router,
+        progress.router,
         photos.router,
         inspect.router,
         pages.router,

@@ -399,6 +399,14 @@ MATRIX: dict[tuple[str, str], tuple[Access, tuple[Call, ...]]] = {
             Call(f"/reports?county={HONGQI}", readers_of(HONGQI)),
         ),
     ),
+    ("GET", "/progress"): (
+        Access.LOGIN,
+        (
+            Call("/progress", logged_in()),
+            Call(f"/progress?county={WEIHUI}", readers_of(WEIHUI)),
+            Call(f"/progress?county={HONGQI}&as_of=2022-05-31", readers_of(HONGQI)),
+        ),
+    ),
     ("POST", REVIEW): (
         Access.LOGIN,
         (

@@ -1,0 +1,231 @@
+"""Progress against the deadline rules as of any date: per county and for the city.
+
+An asset's state on day D is its newest counting report (``counting_events``: rejected reports
+and unconfirmed conflicts do not count) observed before the end of D, China time; a report
+observed after D never changes the answer for D. The rules are today's (``deadline_dates``):
+progress as of an earlier date is measured against the rules as they stand now.
+
+For each rule and county: assets in scope, assets at the rule's stage or beyond, percent by
+count, by physical size (households for houses, kilometres for roads and line works) and by
+planned investment; days left; the daily rate now required; the recent rate (net assets reaching
+the stage over the trailing ``RECENT_DAYS``); the projected finish at that rate; and a status:
+
+- ``done``: nothing in scope remains below the rule's stage;
+- ``overdue``: the due date has passed and something remains;
+- ``on_track``: before the due date, and the recent rate finishes the rest by then;
+- ``at_risk``: before the due date, and at the recent rate it would not (or nothing moved).
+"""
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.access import Principal, require_read
+from gis.errors import InvalidInput
+from gis.queries.features import check_county
+from gis.vocab import LAYERS
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+FIRST_DAY = dt.date(2021, 7, 17)  # the disaster; nothing can be measured before it
+RECENT_DAYS = 14
+
+_PROGRESS = text(
+    """
+    WITH rules AS (
+        SELECT d.rule, d.layer, d.kind, d.batch, d.stage, st.ordinal AS need, d.due_on,
+               d.label_zh, d.label_en
+          FROM deadline_dates d JOIN stages st ON st.stage = d.stage
+         WHERE CAST(:layer AS text) IS NULL OR d.layer = :layer
+    ), scoped AS (
+        SELECT a.id, a.layer, a.kind, a.batch, a.county_adcode,
+               CASE WHEN a.layer = 'houses' THEN coalesce(a.households, 1) END AS households,
+               CASE WHEN ST_Dimension(a.geom) = 1
+                    THEN ST_Length(a.geom::geography) / 1000 END AS km,
+               a.planned_investment_wan AS investment
+          FROM assets a
+         WHERE (CAST(:layer AS text) IS NULL OR a.layer = :layer)
+           AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)
+           AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))
+    ), states AS (
+        SELECT s.*,
+               coalesce((SELECT st.ordinal FROM counting_events e
+                           JOIN stages st ON st.stage = e.stage
+                          WHERE e.asset_id = s.id AND e.observed_at < :cutoff
+                          ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1), 0) AS now,
+               coalesce((SELECT st.ordinal FROM counting_events e
+                           JOIN stages st ON st.stage = e.stage
+                          WHERE e.asset_id = s.id AND e.observed_at < :earlier
+                          ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1), 0) AS before
+          FROM scoped s
+    )
+    SELECT r.rule, r.layer, r.kind, r.batch, r.stage, r.due_on, r.label_zh, r.label_en,
+           x.county_adcode, c.name_zh AS county_zh,
+           count(*) AS total,
+           count(*) FILTER (WHERE x.now >= r.need) AS reached,
+           count(*) FILTER (WHERE x.before >= r.need) AS reached_before,
+           sum(x.households) AS households,
+           sum(x.households) FILTER (WHERE x.now >= r.need) AS households_reached,
+           sum(x.km) AS km,
+           sum(x.km) FILTER (WHERE x.now >= r.need) AS km_reached,
+           sum(x.investment) AS investment,
+           sum(x.investment) FILTER (WHERE x.now >= r.need) AS investment_reached
+      FROM rules r
+      JOIN states x ON x.layer = r.layer
+                   AND (r.kind IS NULL OR x.kind = r.kind)
+                   AND (r.batch IS NULL OR x.batch = r.batch)
+      LEFT JOIN counties c ON c.adcode = x.county_adcode
+     GROUP BY GROUPING SETS (
+         (r.rule, r.layer, r.kind, r.batch, r.stage, r.due_on, r.label_zh, r.label_en,
+          x.county_adcode, c.name_zh),
+         (r.rule, r.layer, r.kind, r.batch, r.stage, r.due_on, r.label_zh, r.label_en))
+     ORDER BY r.due_on, r.rule, x.county_adcode NULLS LAST
+    """
+)
+
+
+@dataclass(frozen=True)
+class RuleProgress:
+    """One rule in one county (``county_adcode`` None: all the counties asked for)."""
+
+    rule: str
+    label_zh: str
+    label_en: str
+    layer: str
+    kind: str | None
+    batch: int | None
+    stage: str
+    due_on: dt.date
+    county_adcode: str | None
+    county_zh: str | None
+    total: int
+    reached: int
+    percent: float
+    percent_size: float | None  # by households (houses) or kilometres (roads, line works)
+    size_unit: str | None  # "households" or "km"
+    size_total: float | None
+    size_reached: float | None
+    percent_investment: float | None
+    investment_wan: Decimal | None
+    investment_reached_wan: Decimal | None
+    days_left: int
+    required_per_day: float | None
+    recent_per_day: float
+    projected_finish: dt.date | None
+    status: str
+
+
+def end_of(day: dt.date) -> dt.datetime:
+    """The first instant after ``day`` in China (UTC+8)."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), CHINA)
+
+
+def check_as_of(as_of: dt.date, *, today: dt.date) -> None:
+    """Raise InvalidInput unless ``as_of`` lies between the disaster and today."""
+    if as_of < FIRST_DAY:
+        raise InvalidInput(
+            f"日期 {as_of} 早于灾害发生（{FIRST_DAY}），请选择之后的日期",
+            f"as_of {as_of} is before the disaster ({FIRST_DAY}); choose a later date.",
+            field="as_of",
+        )
+    if as_of > today:
+        raise InvalidInput(
+            f"日期 {as_of} 在将来；进度只能统计到今天（{today}）",
+            f"as_of {as_of} lies in the future; progress is known up to today ({today}).",
+            field="as_of",
+        )
+
+
+def progress(
+    session: Session,
+    *,
+    principal: Principal,
+    as_of: dt.date,
+    county: str | None = None,
+    layer: str | None = None,
+    today: dt.date | None = None,
+) -> list[RuleProgress]:
+    """Every deadline rule's progress as of ``as_of``, per county the principal may read and
+    in total (the rows with ``county_adcode`` None), earliest due first."""
+    check_as_of(as_of, today=today or dt.datetime.now(CHINA).date())
+    if layer is not None and layer not in LAYERS:
+        raise InvalidInput(
+            f"图层 {layer!r} 不存在，可选：{'、'.join(LAYERS)}",
+            f"Unknown layer {layer!r}; use one of {', '.join(LAYERS)}.",
+            field="layer",
+        )
+    if county is not None:
+        check_county(session, county)
+        require_read(principal, county)
+    rows = session.execute(
+        _PROGRESS,
+        {
+            "layer": layer,
+            "county": county,
+            "scope": None if principal.counties is None else sorted(principal.counties),
+            "cutoff": end_of(as_of),
+            "earlier": end_of(as_of - dt.timedelta(days=RECENT_DAYS)),
+        },
+    ).all()
+    return [_measure(row, as_of) for row in rows]
+
+
+def _percent(part: float | Decimal | None, whole: float | Decimal | None) -> float | None:
+    if not whole:
+        return None
+    return round(float(part or 0) / float(whole) * 100, 1)
+
+
+def _measure(row, as_of: dt.date) -> RuleProgress:
+    remaining = row.total - row.reached
+    days_left = (row.due_on - as_of).days
+    recent = max(row.reached - row.reached_before, 0) / RECENT_DAYS
+    required = None
+    if remaining == 0:
+        required = 0.0
+    elif days_left > 0:
+        required = round(remaining / days_left, 2)
+    projected = as_of if remaining == 0 else None
+    if remaining and recent > 0:
+        projected = as_of + dt.timedelta(days=math.ceil(remaining / recent))
+    if remaining == 0:
+        status = "done"
+    elif days_left < 0:
+        status = "overdue"
+    elif projected is not None and projected <= row.due_on:
+        status = "on_track"
+    else:
+        status = "at_risk"
+    unit = "households" if row.layer == "houses" else ("km" if row.km else None)
+    size_total = row.households if unit == "households" else row.km
+    size_reached = row.households_reached if unit == "households" else row.km_reached
+    return RuleProgress(
+        rule=row.rule,
+        label_zh=row.label_zh,
+        label_en=row.label_en,
+        layer=row.layer,
+        kind=row.kind,
+        batch=row.batch,
+        stage=row.stage,
+        due_on=row.due_on,
+        county_adcode=row.county_adcode,
+        county_zh=row.county_zh,
+        total=row.total,
+        reached=row.reached,
+        percent=_percent(row.reached, row.total) or 0.0,
+        percent_size=_percent(size_reached, size_total) if unit else None,
+        size_unit=unit,
+        size_total=None if size_total is None else round(float(size_total), 3),
+        size_reached=None if size_total is None else round(float(size_reached or 0), 3),
+        percent_investment=_percent(row.investment_reached, row.investment),
+        investment_wan=row.investment,
+        investment_reached_wan=row.investment_reached,
+        days_left=days_left,
+        required_per_day=required,
+        recent_per_day=round(recent, 2),
+        projected_finish=projected,
+        status=status,
+    )

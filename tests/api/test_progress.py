@@ -1,0 +1,62 @@
+"""GET /progress and `rebuild progress`: the engine's table over HTTP and on the terminal."""
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.cli import app
+from tests.api.conftest import Person
+from tests.gis.test_progress import houses  # noqa: F401 - the hand-counted data set
+
+RULE = "houses_general_repair"
+
+
+def test_progress_as_of_a_date(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],  # noqa: F811
+) -> None:
+    answer = client.get("/progress?as_of=2021-11-10", headers=people["viewer"].headers)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["as_of"] == "2021-11-10" and body["recent_days"] == 14
+    rows = {r["county_adcode"]: r for r in body["counties"] if r["rule"] == RULE}
+    assert (rows["410781"]["reached"], rows["410781"]["status"]) == (2, "overdue")
+    assert (rows["410782"]["reached"], rows["410782"]["status"]) == (1, "done")
+    total = next(t for t in body["totals"] if t["rule"] == RULE)
+    assert (total["total"], total["reached"]) == (5, 3) and "county_adcode" not in total
+
+
+def test_progress_follows_the_county_scope(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],  # noqa: F811
+) -> None:
+    inspector = people["inspector_weihui"].headers
+    body = client.get("/progress?as_of=2021-11-10", headers=inspector).json()
+    assert {r["county_adcode"] for r in body["counties"]} == {"410781"}
+    assert next(t for t in body["totals"] if t["rule"] == RULE)["total"] == 4
+    refused = client.get("/progress?county=410782", headers=inspector)
+    assert refused.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("as_of=2021-02-30", "as_of"), ("as_of=2020-01-01", "as_of"), ("layer=bridges", "layer")],
+)
+def test_bad_questions(
+    client: TestClient, people: dict[str, Person], query: str, field: str
+) -> None:
+    answer = client.get(f"/progress?{query}", headers=people["viewer"].headers)
+    assert answer.status_code == 422 and answer.json()["field"] == field
+
+
+def test_cli_table(database_url: str) -> None:
+    env = {"REBUILD_DATABASE_URL": database_url}
+    result = CliRunner().invoke(app, ["progress", "--as-of", "2022-05-31"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "重建进度（截至 2022-05-31）" in result.output and "完成率" in result.output
+    bad = CliRunner().invoke(app, ["progress", "--as-of", "31/05/2022"], env=env)
+    assert bad.exit_code == 1 and "YYYY-MM-DD" in bad.output
+    early = CliRunner().invoke(app, ["progress", "--as-of", "2021-01-01"], env=env)
+    assert early.exit_code == 1 and "早于灾害" in early.output

@@ -1,0 +1,142 @@
+"""Progress as of a date, counted by hand on a small data set.
+
+Rule houses_general_repair (data/deadlines.toml): general repairs completed by 2021-10-31.
+卫辉市 has four such houses, 辉县市 one:
+  H1 completed 2021-10-01;
+  H2 started 2021-09-01, completed 2021-10-25;
+  H3 completed 2021-10-20, but that report was rejected by a manager;
+  H4 no report;
+  H5 (辉县市) completed 2021-11-05, after the due date.
+"""
+
+import datetime as dt
+import uuid
+from dataclasses import replace
+
+import pytest
+from shapely.geometry import Point
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis import users
+from gis.access import ANONYMOUS, Principal
+from gis.assets import create_asset
+from gis.errors import Forbidden, InvalidInput
+from gis.progress import progress
+from tests.samples import IN_HUIXIAN, WEIHUI_HOUSE
+
+CITY = Principal(1, "city", "city", "viewer", None)
+RULE = "houses_general_repair"
+
+
+def _event(session: Session, asset: int, stage: str, percent: int, day: str) -> uuid.UUID:
+    event = uuid.uuid4()
+    session.execute(
+        text(
+            "INSERT INTO asset_events (id, asset_id, stage, percent, observed_at) "
+            "VALUES (:id, :a, :s, :p, CAST(:d AS timestamptz))"
+        ),
+        {"id": event, "a": asset, "s": stage, "p": percent, "d": f"{day}T10:00:00+08:00"},
+    )
+    return event
+
+
+@pytest.fixture
+def houses(session: Session) -> dict[str, int]:
+    made = {}
+    for n, where in enumerate([(114.07, 35.40), (114.08, 35.41), (114.09, 35.40), (114.07, 35.42)]):
+        made[f"H{n + 1}"] = create_asset(
+            session,
+            asset_in=replace(WEIHUI_HOUSE, code=f"FW-410781-6000{n}", geometry=Point(*where)),
+        )
+    made["H5"] = create_asset(
+        session,
+        asset_in=replace(
+            WEIHUI_HOUSE, code="FW-410782-60000", county_adcode="410782", geometry=IN_HUIXIAN
+        ),
+    )
+    _event(session, made["H1"], "completed", 100, "2021-10-01")
+    _event(session, made["H2"], "started", 40, "2021-09-01")
+    _event(session, made["H2"], "completed", 100, "2021-10-25")
+    rejected = _event(session, made["H3"], "completed", 100, "2021-10-20")
+    reviewer = users.add_user(
+        session, username="progress-reviewer", password="password-1", role="admin"
+    )
+    session.execute(
+        text(
+            "INSERT INTO report_reviews (event_id, decision, reviewer_id) "
+            "VALUES (:e, 'rejected', :u)"
+        ),
+        {"e": rejected, "u": reviewer},
+    )
+    _event(session, made["H5"], "completed", 100, "2021-11-05")
+    return made
+
+
+def _rows(session: Session, day: str, principal: Principal = CITY, **kw) -> dict:
+    table = progress(session, principal=principal, as_of=dt.date.fromisoformat(day), **kw)
+    return {row.county_adcode: row for row in table if row.rule == RULE}
+
+
+def test_before_the_due_date(session: Session, houses: dict[str, int]) -> None:
+    rows = _rows(session, "2021-10-27")
+    weihui, huixian, city = rows["410781"], rows["410782"], rows[None]
+    assert (weihui.total, weihui.reached, weihui.percent) == (4, 2, 50.0)
+    assert weihui.county_zh == "卫辉市"
+    assert weihui.days_left == 4
+    assert weihui.required_per_day == 0.5  # 2 left in 4 days
+    assert weihui.recent_per_day == round(1 / 14, 2)  # H2 reached it within the last 14 days
+    assert weihui.projected_finish == dt.date(2021, 10, 27) + dt.timedelta(days=28)
+    assert weihui.status == "at_risk"
+    assert (huixian.total, huixian.reached, huixian.status) == (1, 0, "at_risk")  # H5 later
+    assert huixian.projected_finish is None  # nothing moved in 14 days
+    assert (city.total, city.reached, city.percent) == (5, 2, 40.0)
+    assert (weihui.size_unit, weihui.size_total, weihui.size_reached) == ("households", 4, 2)
+
+
+def test_after_the_due_date(session: Session, houses: dict[str, int]) -> None:
+    rows = _rows(session, "2021-11-10")
+    assert (rows["410781"].reached, rows["410781"].status) == (2, "overdue")  # H3 rejected
+    assert (rows["410782"].reached, rows["410782"].status) == (1, "done")
+    assert rows["410782"].required_per_day == 0.0
+    assert rows[None].reached == 3
+
+
+def test_a_report_after_the_day_never_changes_it(session: Session, houses: dict[str, int]) -> None:
+    before = _rows(session, "2021-10-24")["410781"]
+    assert before.reached == 1  # H2 completed on the 25th
+    _event(session, houses["H4"], "completed", 100, "2021-10-30")
+    assert _rows(session, "2021-10-24")["410781"] == before
+
+
+def test_on_track_when_the_recent_rate_suffices(session: Session, houses: dict[str, int]) -> None:
+    for house, day in (("H3", "2021-10-03"), ("H4", "2021-10-04")):
+        _event(session, houses[house], "completed", 100, day)
+    weihui = _rows(session, "2021-10-05")["410781"]
+    # H1, H3, H4 reached it within 14 days: 3/14 a day; H2 remains: 5 days, by 10-10.
+    assert (weihui.reached, weihui.recent_per_day) == (3, round(3 / 14, 2))
+    assert weihui.projected_finish == dt.date(2021, 10, 10)
+    assert weihui.status == "on_track"
+    _event(session, houses["H2"], "completed", 100, "2021-10-05")
+    assert _rows(session, "2021-10-05")["410781"].status == "done"
+
+
+def test_county_scope(session: Session, houses: dict[str, int]) -> None:
+    weihui_only = Principal(2, "i", "i", "inspector", frozenset({"410781"}))
+    rows = _rows(session, "2021-11-10", principal=weihui_only)
+    assert set(rows) == {"410781", None} and rows[None].total == 4
+    with pytest.raises(Forbidden):
+        _rows(session, "2021-11-10", principal=weihui_only, county="410782")
+    assert set(_rows(session, "2021-11-10", county="410782")) == {"410782", None}
+
+
+@pytest.mark.parametrize(("day", "words"), [("2021-07-01", "早于灾害"), ("2999-01-01", "将来")])
+def test_dates_outside_the_record_are_refused(session: Session, day: str, words: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        _rows(session, day)
+    assert words in refused.value.zh and refused.value.field == "as_of"
+
+
+def test_unknown_layer(session: Session) -> None:
+    with pytest.raises(InvalidInput):
+        progress(session, principal=ANONYMOUS, as_of=dt.date(2022, 1, 1), layer="bridges")
