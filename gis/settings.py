@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         description="A report made farther than this from the asset is stored but flagged.",
     )
     sync_max_reports: int = Field(default=1000, ge=1, description="Reports per /sync request.")
+    stale_days: int = Field(
+        default=30,
+        ge=1,
+        description="An unfinished asset with no report for this many days is stale.",
+    )
     body_max_mb: float = Field(
         default=10, gt=0, description="Largest request body other than a photo upload, in MB."
     )

@@ -4,11 +4,12 @@ import dataclasses
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from api.deps import SessionDep
 from api.security import CurrentPrincipal
 from gis import progress as engine
+from gis import progress_lists
 
 router = APIRouter(tags=["progress"])
 
@@ -40,3 +41,59 @@ def _without_county(row: engine.RuleProgress) -> dict[str, Any]:
     body = dataclasses.asdict(row)
     del body["county_adcode"], body["county_zh"]
     return body
+
+
+AsOf = Annotated[dt.date | None, Query(description="截至日期 YYYY-MM-DD (default: today)")]
+County = Annotated[str | None, Query(pattern=r"^[0-9]{6}$")]
+Layer = Annotated[str | None, Query(pattern="^(houses|water_works|roads)$")]
+Limit = Annotated[int, Query(ge=1, le=5000)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(engine.CHINA).date()
+
+
+@router.get("/progress/overdue", summary="逾期项目 Assets past a due date, not at its stage")
+def overdue(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    as_of: AsOf = None,
+    county: County = None,
+    layer: Layer = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    day = as_of or _today()
+    rows = progress_lists.overdue(
+        session, principal=principal, as_of=day, county=county, layer=layer, limit=limit,
+        offset=offset,
+    )  # fmt: skip
+    return {"as_of": day.isoformat(), "limit": limit, "offset": offset, "assets": rows}
+
+
+@router.get("/progress/stale", summary="长期未上报 Unfinished assets with no recent report")
+def stale(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    as_of: AsOf = None,
+    days: Annotated[int | None, Query(ge=1, le=3650)] = None,
+    county: County = None,
+    layer: Layer = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    day = as_of or _today()
+    silent_days = days or request.app.state.settings.stale_days
+    rows = progress_lists.stale(
+        session, principal=principal, as_of=day, days=silent_days, county=county, layer=layer,
+        limit=limit, offset=offset,
+    )  # fmt: skip
+    return {
+        "as_of": day.isoformat(),
+        "days": silent_days,
+        "limit": limit,
+        "offset": offset,
+        "assets": rows,
+    }

@@ -407,6 +407,20 @@ MATRIX: dict[tuple[str, str], tuple[Access, tuple[Call, ...]]] = {
             Call(f"/progress?county={HONGQI}&as_of=2022-05-31", readers_of(HONGQI)),
         ),
     ),
+    ("GET", "/progress/overdue"): (
+        Access.LOGIN,
+        (
+            Call("/progress/overdue", logged_in()),
+            Call(f"/progress/overdue?county={WEIHUI}", readers_of(WEIHUI)),
+        ),
+    ),
+    ("GET", "/progress/stale"): (
+        Access.LOGIN,
+        (
+            Call("/progress/stale?days=1", logged_in()),
+            Call(f"/progress/stale?county={HONGQI}", readers_of(HONGQI)),
+        ),
+    ),
     ("POST", REVIEW): (
         Access.LOGIN,
         (

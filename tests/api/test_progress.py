@@ -60,3 +60,20 @@ def test_cli_table(database_url: str) -> None:
     assert bad.exit_code == 1 and "YYYY-MM-DD" in bad.output
     early = CliRunner().invoke(app, ["progress", "--as-of", "2021-01-01"], env=env)
     assert early.exit_code == 1 and "早于灾害" in early.output
+
+
+def test_overdue_and_stale_lists(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],  # noqa: F811
+) -> None:
+    manager = people["manager_weihui"].headers
+    late = client.get("/progress/overdue?as_of=2021-11-10", headers=manager).json()
+    assert {a["id"] for a in late["assets"] if a["rule"] == RULE} == {houses["H3"], houses["H4"]}
+    assert all(a["county_adcode"] == "410781" for a in late["assets"])
+    assert all("householder_name" not in a for a in late["assets"])
+    silent = client.get("/progress/stale?as_of=2021-10-27", headers=manager).json()
+    assert silent["days"] == 30  # REBUILD_STALE_DAYS
+    assert {a["id"] for a in silent["assets"]} == {houses["H3"], houses["H4"]}
+    refused = client.get("/progress/stale?county=410782", headers=manager)
+    assert refused.status_code == 403

@@ -140,3 +140,30 @@ def test_dates_outside_the_record_are_refused(session: Session, day: str, words:
 def test_unknown_layer(session: Session) -> None:
     with pytest.raises(InvalidInput):
         progress(session, principal=ANONYMOUS, as_of=dt.date(2022, 1, 1), layer="bridges")
+
+
+def test_overdue_assets(session: Session, houses: dict[str, int]) -> None:
+    from gis.progress_lists import overdue
+
+    day = dt.date(2021, 11, 10)
+    late = [r for r in overdue(session, principal=CITY, as_of=day) if r["rule"] == RULE]
+    assert {r["id"] for r in late} == {houses["H3"], houses["H4"]}  # H3's report was rejected
+    h3 = next(r for r in late if r["id"] == houses["H3"])
+    assert (h3["days_overdue"], h3["stage"], h3["county_zh"]) == (10, "not_started", "卫辉市")
+    assert overdue(session, principal=CITY, as_of=dt.date(2021, 10, 30)) == []  # not due yet
+
+
+def test_stale_assets(session: Session, houses: dict[str, int]) -> None:
+    from gis.progress_lists import stale
+
+    day = dt.date(2021, 10, 27)
+    silent = stale(session, principal=CITY, as_of=day, days=30)
+    # H4 and H3 (its only report rejected) never reported; H5's report is after the day;
+    # H1 and H2 are completed; nobody unfinished reported more than 30 days ago.
+    assert {r["id"] for r in silent} == {houses["H3"], houses["H4"], houses["H5"]}
+    assert all(r["last_report"] is None for r in silent)
+    _event(session, houses["H4"], "started", 10, "2021-09-01")
+    older = stale(session, principal=CITY, as_of=day, days=30)
+    h4 = next(r for r in older if r["id"] == houses["H4"])
+    assert h4["days_since"] == 56 and older[-1]["id"] == houses["H4"]
+    assert houses["H4"] not in {r["id"] for r in stale(session, principal=CITY, as_of=day, days=60)}
