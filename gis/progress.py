@@ -42,24 +42,31 @@ _PROGRESS = text(
          WHERE CAST(:layer AS text) IS NULL OR d.layer = :layer
     ), scoped AS (
         SELECT a.id, a.layer, a.kind, a.batch, a.county_adcode,
+               cur.ordinal AS current, a.stage_observed_at AS observed,
                CASE WHEN a.layer = 'houses' THEN coalesce(a.households, 1) END AS households,
                CASE WHEN ST_Dimension(a.geom) = 1
                     THEN ST_Length(a.geom::geography) / 1000 END AS km,
                a.planned_investment_wan AS investment
-          FROM assets a
+          FROM assets a JOIN stages cur ON cur.stage = a.stage
          WHERE (CAST(:layer AS text) IS NULL OR a.layer = :layer)
            AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)
            AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))
     ), states AS (
+        -- The asset's current state is its newest counting report: when that was observed
+        -- before the cut-off it is also the state then, and the history is not searched.
         SELECT s.*,
-               coalesce((SELECT st.ordinal FROM counting_events e
-                           JOIN stages st ON st.stage = e.stage
-                          WHERE e.asset_id = s.id AND e.observed_at < :cutoff
-                          ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1), 0) AS now,
-               coalesce((SELECT st.ordinal FROM counting_events e
-                           JOIN stages st ON st.stage = e.stage
-                          WHERE e.asset_id = s.id AND e.observed_at < :earlier
-                          ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1), 0) AS before
+               CASE WHEN s.observed IS NULL OR s.observed < :cutoff THEN s.current
+                    ELSE coalesce((SELECT st.ordinal FROM counting_events e
+                                     JOIN stages st ON st.stage = e.stage
+                                    WHERE e.asset_id = s.id AND e.observed_at < :cutoff
+                                    ORDER BY e.observed_at DESC, e.received_at DESC
+                                    LIMIT 1), 0) END AS now,
+               CASE WHEN s.observed IS NULL OR s.observed < :earlier THEN s.current
+                    ELSE coalesce((SELECT st.ordinal FROM counting_events e
+                                     JOIN stages st ON st.stage = e.stage
+                                    WHERE e.asset_id = s.id AND e.observed_at < :earlier
+                                    ORDER BY e.observed_at DESC, e.received_at DESC
+                                    LIMIT 1), 0) END AS before
           FROM scoped s
     )
     SELECT r.rule, r.layer, r.kind, r.batch, r.stage, r.due_on, r.label_zh, r.label_en,

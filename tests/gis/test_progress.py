@@ -30,6 +30,8 @@ RULE = "houses_general_repair"
 
 
 def _event(session: Session, asset: int, stage: str, percent: int, day: str) -> uuid.UUID:
+    """A report observed on ``day``; the asset's current state follows, as the product keeps
+    it (the newest counting report)."""
     event = uuid.uuid4()
     session.execute(
         text(
@@ -38,7 +40,25 @@ def _event(session: Session, asset: int, stage: str, percent: int, day: str) -> 
         ),
         {"id": event, "a": asset, "s": stage, "p": percent, "d": f"{day}T10:00:00+08:00"},
     )
+    _follow(session, asset)
     return event
+
+
+def _follow(session: Session, asset: int) -> None:
+    session.execute(
+        text(
+            """
+            UPDATE assets a SET stage = coalesce(e.stage, 'not_started'),
+                   percent = coalesce(e.percent, 0), stage_observed_at = e.observed_at
+              FROM (SELECT NULL) dummy
+              LEFT JOIN LATERAL (SELECT stage, percent, observed_at FROM counting_events
+                                  WHERE asset_id = :a
+                                  ORDER BY observed_at DESC, received_at DESC LIMIT 1) e ON true
+             WHERE a.id = :a
+            """
+        ),
+        {"a": asset},
+    )
 
 
 @pytest.fixture
@@ -69,6 +89,7 @@ def houses(session: Session) -> dict[str, int]:
         ),
         {"e": rejected, "u": reviewer},
     )
+    _follow(session, made["H3"])
     _event(session, made["H5"], "completed", 100, "2021-11-05")
     return made
 
