@@ -1,4 +1,4 @@
-"""Lists behind the progress table, as of a day: overdue assets and stale assets.
+"""Lists behind the progress table, as of a day: overdue assets, stale assets, and money.
 
 Both use the rule of ``gis/progress.py``: an asset's state on day D is its newest counting report
 observed before the end of D (China time); the county scope of the reader applies.
@@ -143,3 +143,87 @@ def stale(
     )  # fmt: skip
     params["stale_before"] = end_of(as_of) - dt.timedelta(days=days)
     return [dict(row._mapping) for row in session.execute(_STALE, params)]
+
+
+# Percent done of asset ``a`` on the day: its current percent when observed before the cut-off,
+# else from its history (the shortcut of gis/progress.py).
+_PERCENT_AS_OF = """
+    CASE WHEN a.stage_observed_at IS NULL OR a.stage_observed_at < :cutoff THEN a.percent
+         ELSE coalesce((SELECT e.percent FROM counting_events e
+                         WHERE e.asset_id = a.id AND e.observed_at < :cutoff
+                         ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1), 0) END
+"""
+
+_MONEY_SUMMARY = text(
+    f"""
+    SELECT a.county_adcode, c.name_zh AS county_zh, a.layer,
+           count(*) AS assets,
+           sum(a.planned_investment_wan) AS planned_wan,
+           sum(a.funds_secured_wan) AS secured_wan,
+           round(avg({_PERCENT_AS_OF}), 1) AS mean_percent_done
+      FROM assets a JOIN counties c ON c.adcode = a.county_adcode
+     WHERE {_SCOPE} AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
+     GROUP BY GROUPING SETS ((a.county_adcode, c.name_zh, a.layer), (a.layer))
+     ORDER BY a.layer, a.county_adcode NULLS LAST
+    """
+)
+
+_MONEY_GAPS = text(
+    f"""
+    SELECT * FROM (
+        SELECT a.id, a.code, a.name, a.layer, a.kind, a.county_adcode, c.name_zh AS county_zh,
+               a.village, a.planned_investment_wan AS planned_wan,
+               a.funds_secured_wan AS secured_wan,
+               round(100 * a.funds_secured_wan / a.planned_investment_wan, 1) AS percent_funded,
+               {_PERCENT_AS_OF} AS percent_done
+          FROM assets a JOIN counties c ON c.adcode = a.county_adcode
+         WHERE a.planned_investment_wan > 0 AND a.funds_secured_wan IS NOT NULL
+           AND {_SCOPE} AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
+    ) m
+     WHERE CASE WHEN :ahead THEN m.percent_funded - m.percent_done
+                ELSE m.percent_done - m.percent_funded END >= :gap
+     ORDER BY abs(m.percent_funded - m.percent_done) DESC, m.code
+     LIMIT :limit
+    """
+)
+
+
+def money(
+    session: Session,
+    *,
+    principal: Principal,
+    as_of: dt.date,
+    gap: float = 30.0,
+    county: str | None = None,
+    layer: str | None = None,
+    limit: int = 100,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """Planned investment and funds secured per county and layer (``counties``) and per layer
+    over the counties the principal may read (``totals``), with the mean percent done on
+    ``as_of``; and the assets whose money runs ahead of their physical progress by ``gap``
+    percentage points or more, and the reverse. Funds are as recorded now: the tracker keeps
+    no history of them."""
+    if not 0 < gap <= 100:
+        raise InvalidInput(
+            "差距应在 0 到 100 个百分点之间", "gap must be 0-100 percentage points.", "gap"
+        )
+    params = _params(
+        session, principal, as_of=as_of, county=county, layer=layer, limit=limit, offset=0,
+        today=today,
+    )  # fmt: skip
+    summary = [dict(r._mapping) for r in session.execute(_MONEY_SUMMARY, params)]
+    counties = [r for r in summary if r["county_adcode"] is not None]
+    totals = [
+        {k: v for k, v in r.items() if k not in ("county_adcode", "county_zh")}
+        for r in summary
+        if r["county_adcode"] is None
+    ]
+    gaps = {
+        side: [
+            dict(r._mapping)
+            for r in session.execute(_MONEY_GAPS, {**params, "gap": gap, "ahead": ahead})
+        ]
+        for side, ahead in (("money_ahead", True), ("progress_ahead", False))
+    }
+    return {"counties": counties, "totals": totals, **gaps}

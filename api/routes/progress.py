@@ -97,3 +97,29 @@ def stale(
         "offset": offset,
         "assets": rows,
     }
+
+
+@router.get(
+    "/progress/money",
+    summary="资金与进度 Planned investment, funds secured, and where money and work diverge",
+)
+def money(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    as_of: AsOf = None,
+    gap: Annotated[float, Query(gt=0, le=100, description="percentage points")] = 30,
+    county: County = None,
+    layer: Layer = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    day = as_of or _today()
+    result = progress_lists.money(
+        session, principal=principal, as_of=day, gap=gap, county=county, layer=layer,
+        limit=limit,
+    )  # fmt: skip
+    return {
+        "as_of": day.isoformat(),
+        "gap": gap,
+        "funds_note": "funds are as recorded now; the tracker keeps no history of them",
+        **result,
+    }

@@ -414,6 +414,13 @@ MATRIX: dict[tuple[str, str], tuple[Access, tuple[Call, ...]]] = {
             Call(f"/progress/overdue?county={WEIHUI}", readers_of(WEIHUI)),
         ),
     ),
+    ("GET", "/progress/money"): (
+        Access.LOGIN,
+        (
+            Call("/progress/money?gap=1", logged_in()),
+            Call(f"/progress/money?county={WEIHUI}", readers_of(WEIHUI)),
+        ),
+    ),
     ("GET", "/progress/stale"): (
         Access.LOGIN,
         (

@@ -77,3 +77,18 @@ def test_overdue_and_stale_lists(
     assert {a["id"] for a in silent["assets"]} == {houses["H3"], houses["H4"]}
     refused = client.get("/progress/stale?county=410782", headers=manager)
     assert refused.status_code == 403
+
+
+def test_money(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],  # noqa: F811
+) -> None:
+    body = client.get(
+        "/progress/money?as_of=2021-10-27&gap=20", headers=people["manager_hongqi"].headers
+    ).json()
+    assert body["gap"] == 20 and "no history" in body["funds_note"]
+    assert {r["county_adcode"] for r in body["counties"]} <= {"410702"}
+    assert body["money_ahead"] == [] and body["progress_ahead"] == []
+    bad = client.get("/progress/money?gap=0", headers=people["viewer"].headers)
+    assert bad.status_code == 422 and bad.json()["field"] == "gap"

@@ -188,3 +188,28 @@ def test_stale_assets(session: Session, houses: dict[str, int]) -> None:
     h4 = next(r for r in older if r["id"] == houses["H4"])
     assert h4["days_since"] == 56 and older[-1]["id"] == houses["H4"]
     assert houses["H4"] not in {r["id"] for r in stale(session, principal=CITY, as_of=day, days=60)}
+
+
+def test_money_against_progress(session: Session, houses: dict[str, int]) -> None:
+    from gis.progress_lists import money
+
+    funds = {"H1": (10, 2), "H2": (10, 10), "H4": (20, 18)}  # planned, secured (万元)
+    for house, (planned, secured) in funds.items():
+        session.execute(
+            text(
+                "UPDATE assets SET planned_investment_wan = :p, funds_secured_wan = :s "
+                "WHERE id = :a"
+            ),
+            {"p": planned, "s": secured, "a": houses[house]},
+        )
+    result = money(session, principal=CITY, as_of=dt.date(2021, 10, 27))
+    weihui = next(r for r in result["counties"] if r["county_adcode"] == "410781")
+    assert next(r for r in result["totals"] if r["layer"] == "houses")["assets"] == 5
+    assert (weihui["assets"], weihui["planned_wan"], weihui["secured_wan"]) == (4, 40, 30)
+    assert weihui["mean_percent_done"] == 50.0  # H1 100, H2 100, H3 0 (rejected), H4 0
+    assert [r["id"] for r in result["money_ahead"]] == [houses["H4"]]  # 90 % funded, 0 % done
+    assert [r["id"] for r in result["progress_ahead"]] == [houses["H1"]]  # done, 20 % funded
+    earlier = money(session, principal=CITY, as_of=dt.date(2021, 9, 15))
+    assert houses["H2"] in {r["id"] for r in earlier["money_ahead"]}  # 40 % done then
+    with pytest.raises(InvalidInput):
+        money(session, principal=CITY, as_of=dt.date(2021, 10, 27), gap=0)
