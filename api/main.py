@@ -12,6 +12,7 @@ from api.limits import BodyLimit
 from api.routes import (
     assets,
     auth,
+    deadlines,
     docs,
     health,
     inspect,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assets.router,
         reports.router,
         progress.router,
+        deadlines.router,
         photos.router,
         inspect.router,
         pages.router,

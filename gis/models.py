@@ -193,6 +193,19 @@ class ReportReview(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class DeadlineChange(Base):
+    __tablename__ = "deadline_changes"
+    __table_args__ = (Index("deadline_changes_rule", "rule", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    changed_via: Mapped[str] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
 class Milestone(Base):
     __tablename__ = "milestones"
 

@@ -428,6 +428,18 @@ MATRIX: dict[tuple[str, str], tuple[Access, tuple[Call, ...]]] = {
             Call(f"/progress/stale?county={HONGQI}", readers_of(HONGQI)),
         ),
     ),
+    ("GET", "/deadlines"): (Access.LOGIN, (Call("/deadlines", logged_in()),)),
+    ("GET", "/deadlines/changes"): (Access.LOGIN, (Call("/deadlines/changes", logged_in()),)),
+    ("PUT", "/deadlines/{rule}"): (
+        Access.LOGIN,
+        (
+            Call(
+                "/deadlines/roads_completed",
+                logged_in(403, admin=200),
+                build=lambda world, who: {"json": {"label_en": f"Roads rebuilt ({who})"}},
+            ),
+        ),
+    ),
     ("POST", REVIEW): (
         Access.LOGIN,
         (
