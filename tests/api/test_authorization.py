@@ -428,6 +428,13 @@ MATRIX: dict[tuple[str, str], tuple[Access, tuple[Call, ...]]] = {
             Call(f"/progress/stale?county={HONGQI}", readers_of(HONGQI)),
         ),
     ),
+    ("GET", "/exports/progress.xlsx"): (
+        Access.LOGIN,
+        (
+            Call("/exports/progress.xlsx", logged_in()),
+            Call(f"/exports/progress.xlsx?county={WEIHUI}", readers_of(WEIHUI)),
+        ),
+    ),
     ("GET", "/deadlines"): (Access.LOGIN, (Call("/deadlines", logged_in()),)),
     ("GET", "/deadlines/changes"): (Access.LOGIN, (Call("/deadlines/changes", logged_in()),)),
     ("PUT", "/deadlines/{rule}"): (

@@ -1,0 +1,41 @@
+"""Exports for county offices: the progress workbook (gis/exports.py), for the reader's
+counties, with householders' personal data only for those allowed to see it."""
+
+import datetime as dt
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import SessionDep
+from api.security import CurrentPrincipal
+from gis import exports
+from gis.progress import CHINA
+
+router = APIRouter(prefix="/exports", tags=["exports"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get(
+    "/progress.xlsx",
+    summary="进度表（Excel）The progress workbook",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+)
+def progress_xlsx(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD (default: today)")] = None,
+    county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+) -> Response:
+    day = as_of or dt.datetime.now(CHINA).date()
+    body = exports.progress_workbook(session, principal=principal, as_of=day, county=county)
+    name = f"新乡市灾后重建进度_{county or '全市'}_{day}.xlsx"
+    ascii_name = f"rebuild-progress-{county or 'city'}-{day}.xlsx"
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(
+        body,
+        media_type=XLSX,
+        headers={"Content-Disposition": disposition, "Cache-Control": "private, no-store"},
+    )

@@ -1,0 +1,259 @@
+"""The progress workbook a county office prints and sends on (XLSX, Chinese first).
+
+Sheets: 汇总 (counties as rows, each deadline rule's total / reached / percent / status as
+columns, a city total row), 逾期 (overdue assets), one sheet per layer with every asset's state
+on the day, and — only for readers allowed to see them — 住户信息, householders' personal data,
+marked as such. Text that came from users is written as text with Excel's quote prefix where it
+could be taken for a formula (=, +, -, @, tab, CR), so it never becomes a live formula.
+"""
+
+import datetime as dt
+import io
+from typing import Any
+
+import xlsxwriter
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis import progress as engine
+from gis import progress_lists
+from gis.access import Principal
+from gis.vocab import LAYERS, STAGES
+
+STATUS_ZH = {"done": "已完成", "on_track": "正常", "at_risk": "有风险", "overdue": "已逾期"}
+STATUS_COLOUR = {
+    "done": "#C6EFCE",
+    "on_track": "#DDEBF7",
+    "at_risk": "#FFEB9C",
+    "overdue": "#FFC7CE",
+}
+STAGE_ZH = {s.key: s.zh for s in STAGES}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+EXCEL_MAX_ROWS = 1_048_576
+
+_ASSETS = text(
+    """
+    SELECT a.code, c.name_zh AS county, a.town, a.village, a.name, k.name_zh AS kind,
+           a.batch, a.households, a.planned_investment_wan, a.funds_secured_wan,
+           CASE WHEN a.stage_observed_at IS NULL OR a.stage_observed_at < :cutoff THEN a.stage
+                ELSE coalesce((SELECT e.stage FROM counting_events e
+                                WHERE e.asset_id = a.id AND e.observed_at < :cutoff
+                                ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1),
+                              'not_started') END AS stage,
+           CASE WHEN a.stage_observed_at IS NULL OR a.stage_observed_at < :cutoff THEN a.percent
+                ELSE coalesce((SELECT e.percent FROM counting_events e
+                                WHERE e.asset_id = a.id AND e.observed_at < :cutoff
+                                ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1), 0)
+           END AS percent,
+           a.householder_name, a.householder_phone, a.county_adcode
+      FROM assets a
+      JOIN counties c ON c.adcode = a.county_adcode
+      JOIN asset_kinds k ON k.layer = a.layer AND k.kind = a.kind
+     WHERE a.layer = :layer
+       AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)
+       AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))
+     ORDER BY a.county_adcode, a.code
+     LIMIT :limit
+    """
+)
+
+
+class _Book:
+    """The workbook and its formats."""
+
+    def __init__(self, out: io.BytesIO) -> None:
+        self.book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False})
+        add = self.book.add_format
+        font = {"font_name": "Microsoft YaHei", "font_size": 10}
+        self.title = add({**font, "bold": True, "font_size": 14})
+        self.note = add({**font, "italic": True, "font_color": "#555555"})
+        self.head = add({**font, "bold": True, "bg_color": "#D9D9D9", "border": 1,
+                         "text_wrap": True, "align": "center", "valign": "vcenter"})  # fmt: skip
+        self.text = add({**font, "border": 1})
+        self.quoted = add({**font, "border": 1, "quote_prefix": True})
+        self.int = add({**font, "border": 1, "num_format": "#,##0"})
+        self.money = add({**font, "border": 1, "num_format": "#,##0.00"})
+        self.pct = add({**font, "border": 1, "num_format": "0.0%"})
+        self.date = add({**font, "border": 1, "num_format": "yyyy-mm-dd"})
+        self.total = add({**font, "bold": True, "border": 1, "top": 2})
+        self.status = {
+            key: add({**font, "border": 1, "bg_color": colour, "align": "center"})
+            for key, colour in STATUS_COLOUR.items()
+        }
+
+    def user_text(self, sheet: Any, row: int, col: int, value: str | None) -> None:
+        """Text typed by people (names, villages, notes): never a formula."""
+        if value is None:
+            sheet.write_blank(row, col, None, self.text)
+        elif value.startswith(FORMULA_START):
+            sheet.write_string(row, col, value, self.quoted)
+        else:
+            sheet.write_string(row, col, value, self.text)
+
+    def print_setup(self, sheet: Any, header_rows: tuple[int, int]) -> None:
+        sheet.set_landscape()
+        sheet.set_paper(9)  # A4
+        sheet.fit_to_pages(1, 0)
+        sheet.repeat_rows(*header_rows)
+        sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+        sheet.set_footer("&C第 &P 页，共 &N 页 Page &P of &N")
+
+
+def progress_workbook(
+    session: Session,
+    *,
+    principal: Principal,
+    as_of: dt.date,
+    county: str | None = None,
+    generated_at: dt.datetime | None = None,
+) -> bytes:
+    """The workbook for ``as_of``, for what ``principal`` may read (optionally one county)."""
+    rows = engine.progress(session, principal=principal, as_of=as_of, county=county)
+    generated_at = generated_at or dt.datetime.now(engine.CHINA)
+    out = io.BytesIO()
+    book = _Book(out)
+    heading = f"新乡市灾后重建进度表（截至 {as_of}）"
+    stamp = (
+        f"生成时间 {generated_at:%Y-%m-%d %H:%M}（北京时间）；按当前时间节点计算。"
+        f"Progress as of {as_of}, generated {generated_at:%Y-%m-%d %H:%M} (UTC+8), "
+        "against today's deadline rules."
+    )
+    _summary(book, rows, heading, stamp)
+    _overdue(book, session, principal, as_of, county, heading)
+    sees_personal = principal.personal_everywhere_it_reads
+    personal: list[tuple] = []
+    for layer in LAYERS:
+        personal += _layer_sheet(book, session, principal, as_of, county, layer, heading)
+    if sees_personal and personal:
+        _personal_sheet(book, personal, heading)
+    book.book.close()
+    return out.getvalue()
+
+
+def _summary(book: _Book, rows: list[engine.RuleProgress], heading: str, stamp: str) -> None:
+    sheet = book.book.add_worksheet("汇总 Summary")
+    rules = list(dict.fromkeys((r.rule, r.label_zh, r.layer, r.due_on) for r in rows))
+    counties = sorted({(r.county_adcode, r.county_zh) for r in rows if r.county_adcode})
+    cell = {(r.rule, r.county_adcode): r for r in rows}
+    sheet.write(0, 0, heading, book.title)
+    sheet.write(1, 0, stamp, book.note)
+    sheet.write(3, 0, "县区 County", book.head)
+    sheet.merge_range(3, 0, 4, 0, "县区 County", book.head)
+    sub = ("总数", "已完成", "完成率", "状态")
+    for i, (_, label, layer, due) in enumerate(rules):
+        first = 1 + i * len(sub)
+        title = f"{LAYERS[layer].zh}：{label}（{due} 前）"
+        sheet.merge_range(3, first, 3, first + len(sub) - 1, title, book.head)
+        for j, name in enumerate(sub):
+            sheet.write(4, first + j, name, book.head)
+    body = [(adcode, name, False) for adcode, name in counties] + [(None, "全市合计 Total", True)]
+    for n, (adcode, name, is_total) in enumerate(body):
+        row = 5 + n
+        sheet.write_string(row, 0, name, book.total if is_total else book.text)
+        for i, (rule, *_) in enumerate(rules):
+            first = 1 + i * len(sub)
+            r = cell.get((rule, adcode))
+            if r is None:
+                for j in range(len(sub)):
+                    sheet.write_blank(row, first + j, None, book.text)
+                continue
+            sheet.write_number(row, first, r.total, book.int)
+            sheet.write_number(row, first + 1, r.reached, book.int)
+            sheet.write_number(row, first + 2, r.percent / 100, book.pct)
+            sheet.write_string(row, first + 3, STATUS_ZH[r.status], book.status[r.status])
+    sheet.set_column(0, 0, 16)
+    sheet.set_column(1, len(rules) * len(sub), 9)
+    sheet.set_row(3, 48)
+    sheet.freeze_panes(5, 1)
+    book.print_setup(sheet, (3, 4))
+    sheet.repeat_columns(0, 0)
+
+
+def _overdue(book, session, principal, as_of, county, heading) -> None:
+    sheet = book.book.add_worksheet("逾期 Overdue")
+    sheet.write(0, 0, f"{heading} — 逾期项目 overdue assets", book.title)
+    headers = ("代码 Code", "县区 County", "乡镇 Town", "村 Village", "名称 Name", "类别 Kind",
+               "时间节点 Rule", "截止 Due", "逾期天数 Days late", "当时阶段 Stage",
+               "完成 %")  # fmt: skip
+    for col, name in enumerate(headers):
+        sheet.write(2, col, name, book.head)
+    late = progress_lists.overdue(
+        session, principal=principal, as_of=as_of, county=county, limit=EXCEL_MAX_ROWS - 4
+    )
+    for n, a in enumerate(late):
+        row = 3 + n
+        book.user_text(sheet, row, 0, a["code"])
+        sheet.write_string(row, 1, a["county_zh"], book.text)
+        book.user_text(sheet, row, 2, a["town"])
+        book.user_text(sheet, row, 3, a["village"])
+        book.user_text(sheet, row, 4, a["name"])
+        sheet.write_string(row, 5, a["kind_zh"], book.text)
+        sheet.write_string(row, 6, a["rule_zh"], book.text)
+        sheet.write_datetime(row, 7, dt.datetime.combine(a["due_on"], dt.time()), book.date)
+        sheet.write_number(row, 8, a["days_overdue"], book.int)
+        sheet.write_string(row, 9, STAGE_ZH[a["stage"]], book.text)
+        sheet.write_number(row, 10, a["percent"] / 100, book.pct)
+    sheet.set_column(0, 0, 18)
+    sheet.set_column(1, 10, 12)
+    sheet.freeze_panes(3, 1)
+    book.print_setup(sheet, (2, 2))
+
+
+def _layer_sheet(book, session, principal, as_of, county, layer, heading) -> list[tuple]:
+    """Every asset of the layer with its state on the day; returns the personal-data rows."""
+    sheet = book.book.add_worksheet(f"{LAYERS[layer].zh}")
+    sheet.write(0, 0, f"{heading} — {LAYERS[layer].zh} {LAYERS[layer].en}", book.title)
+    headers = ("代码 Code", "县区 County", "乡镇 Town", "村 Village", "名称 Name", "类别 Kind",
+               "批次 Batch", "户数 Households", "计划投资（万元）", "已落实资金（万元）",
+               "阶段 Stage", "完成 %")  # fmt: skip
+    for col, name in enumerate(headers):
+        sheet.write(2, col, name, book.head)
+    assets = session.execute(
+        _ASSETS,
+        {
+            "layer": layer,
+            "county": county,
+            "scope": None if principal.counties is None else sorted(principal.counties),
+            "cutoff": engine.end_of(as_of),
+            "limit": EXCEL_MAX_ROWS - 4,
+        },
+    ).all()
+    personal = []
+    for n, a in enumerate(assets):
+        row = 3 + n
+        book.user_text(sheet, row, 0, a.code)
+        sheet.write_string(row, 1, a.county, book.text)
+        book.user_text(sheet, row, 2, a.town)
+        book.user_text(sheet, row, 3, a.village)
+        book.user_text(sheet, row, 4, a.name)
+        sheet.write_string(row, 5, a.kind, book.text)
+        for col, value, fmt in ((6, a.batch, book.int), (7, a.households, book.int),
+                                (8, a.planned_investment_wan, book.money),
+                                (9, a.funds_secured_wan, book.money)):  # fmt: skip
+            if value is None:
+                sheet.write_blank(row, col, None, book.text)
+            else:
+                sheet.write_number(row, col, float(value), fmt)
+        sheet.write_string(row, 10, STAGE_ZH[a.stage], book.text)
+        sheet.write_number(row, 11, a.percent / 100, book.pct)
+        if (a.householder_name or a.householder_phone) and principal.sees_personal(a.county_adcode):
+            personal.append((a.code, a.county, a.village, a.householder_name, a.householder_phone))
+    sheet.set_column(0, 0, 18)
+    sheet.set_column(1, 11, 12)
+    sheet.freeze_panes(3, 1)
+    book.print_setup(sheet, (2, 2))
+    return personal
+
+
+def _personal_sheet(book: _Book, rows: list[tuple], heading: str) -> None:
+    sheet = book.book.add_worksheet("住户信息（个人信息）")
+    sheet.write(0, 0, f"{heading} — 住户个人信息，注意保密 PERSONAL DATA: do not share", book.title)
+    headers = ("代码 Code", "县区 County", "村 Village", "户主 Householder", "电话 Phone")
+    for col, name in enumerate(headers):
+        sheet.write(2, col, name, book.head)
+    for n, values in enumerate(rows):
+        for col, value in enumerate(values):
+            book.user_text(sheet, 3 + n, col, value)
+    sheet.set_column(0, 4, 16)
+    sheet.freeze_panes(3, 1)
+    book.print_setup(sheet, (2, 2))

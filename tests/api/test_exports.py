@@ -1,0 +1,122 @@
+"""The progress workbook, opened with openpyxl: cells, styles, print setup, who sees what."""
+
+import io
+from dataclasses import replace
+
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from shapely.geometry import Point
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from api.cli import app
+from gis.assets import create_asset
+from tests.api.conftest import Person
+from tests.gis.test_progress import houses  # noqa: F401 - the hand-counted data set
+from tests.samples import WEIHUI_HOUSE
+
+RULE_TITLE = "农村住房：一般损坏房屋完成加固修缮（2021-10-31 前）"
+
+
+def _book(client: TestClient, person: Person, query: str = "as_of=2021-11-10"):
+    answer = client.get(f"/exports/progress.xlsx?{query}", headers=person.headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert "filename*=UTF-8''" in answer.headers["content-disposition"]
+    return load_workbook(io.BytesIO(answer.content))
+
+
+def _find(sheet, value):
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.value == value:
+                return cell
+    raise AssertionError(f"{value!r} not in {sheet.title}")
+
+
+def test_summary_sheet(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],  # noqa: F811
+) -> None:
+    book = _book(client, people["viewer"])
+    assert book.sheetnames[:2] == ["汇总 Summary", "逾期 Overdue"]
+    summary = book["汇总 Summary"]
+    assert summary["A1"].value == "新乡市灾后重建进度表（截至 2021-11-10）"
+    title = _find(summary, RULE_TITLE)
+    col = title.column
+    weihui = _find(summary, "卫辉市").row
+    total = _find(summary, "全市合计 Total").row
+    assert [summary.cell(weihui, col + i).value for i in range(4)] == [4, 2, 0.5, "已逾期"]
+    assert [summary.cell(total, col + i).value for i in range(3)] == [5, 3, 0.6]
+    assert summary.cell(weihui, col + 2).number_format == "0.0%"
+    assert summary.cell(weihui, col + 3).fill.fgColor.rgb.endswith("FFC7CE")  # red: overdue
+    assert summary.freeze_panes == "B6"
+    assert summary.page_setup.orientation == "landscape" and summary.page_setup.paperSize == 9
+    assert summary.print_title_rows == "$4:$5"
+
+
+def test_overdue_and_layer_sheets(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],  # noqa: F811
+) -> None:
+    book = _book(client, people["viewer"])
+    overdue = book["逾期 Overdue"]
+    codes = {overdue.cell(r, 1).value for r in range(4, overdue.max_row + 1)}
+    assert codes == {"FW-410781-60002", "FW-410781-60003"}  # H3 (rejected) and H4
+    houses_sheet = book["农村住房"]
+    rows = {houses_sheet.cell(r, 1).value: r for r in range(4, houses_sheet.max_row + 1)}
+    assert houses_sheet.cell(rows["FW-410781-60000"], 11).value == "已完工"
+    assert houses_sheet.cell(rows["FW-410782-60000"], 11).value == "已完工"  # H5 by 11-10
+    assert "住户信息（个人信息）" not in book.sheetnames  # a viewer never gets personal data
+    assert "张某" not in {c.value for row in houses_sheet.iter_rows() for c in row}
+
+
+def test_personal_data_only_for_those_allowed_and_only_their_county(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],  # noqa: F811
+) -> None:
+    book = _book(client, people["manager_weihui"])
+    personal = book["住户信息（个人信息）"]
+    assert "个人信息" in personal["A1"].value
+    counties = {personal.cell(r, 2).value for r in range(4, personal.max_row + 1)}
+    assert counties == {"卫辉市"}
+    assert "辉县市" not in {c.value for c in book["农村住房"]["B"]}  # the manager's county only
+    refused = client.get(
+        "/exports/progress.xlsx?county=410782", headers=people["manager_weihui"].headers
+    )
+    assert refused.status_code == 403
+
+
+def test_user_text_never_becomes_a_formula(
+    client: TestClient, session: Session, people: dict[str, Person]
+) -> None:
+    evil = '=HYPERLINK("http://evil.example","点我")'
+    create_asset(
+        session,
+        asset_in=replace(
+            WEIHUI_HOUSE, code="FW-410781-66666", village=evil, name="+1+1", town="@SUM(A1)",
+            geometry=Point(114.071, 35.401),
+        ),
+    )  # fmt: skip
+    sheet = _book(client, people["admin"], "as_of=2022-01-01")["农村住房"]
+    row = next(
+        r for r in range(4, sheet.max_row + 1) if sheet.cell(r, 1).value == "FW-410781-66666"
+    )
+    for col, value in ((4, evil), (5, "+1+1"), (3, "@SUM(A1)")):
+        cell = sheet.cell(row, col)
+        assert (cell.value, cell.data_type) == (value, "s")
+        assert cell.quotePrefix is True
+
+
+def test_cli_writes_the_same_workbook(database_url: str, tmp_path) -> None:
+    out = tmp_path / "progress.xlsx"
+    env = {"REBUILD_DATABASE_URL": database_url}
+    result = CliRunner().invoke(
+        app, ["export", "progress", "--as-of", "2022-05-31", "-o", str(out)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out)
+    assert book["汇总 Summary"]["A1"].value == "新乡市灾后重建进度表（截至 2022-05-31）"
