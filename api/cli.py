@@ -218,13 +218,15 @@ app.add_typer(export_app, name="export")
 
 @export_app.command("progress")
 def export_progress(
-    output: Annotated[Path, typer.Option("-o", "--output", help="the .xlsx file to write")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="the file to write: .xlsx (workbook) or .csv")
+    ],
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="截至日期 YYYY-MM-DD (default: today)")
     ] = None,
     county: Annotated[str | None, typer.Option(help="县区代码 county adcode")] = None,
 ) -> None:
-    """导出进度表（Excel）Write the progress workbook (the same as /exports/progress.xlsx)."""
+    """导出进度表 Write the progress workbook (.xlsx) or summary (.csv), as /exports/progress.*"""
     import datetime as dt
 
     from gis import exports
@@ -238,7 +240,8 @@ def export_progress(
     # The terminal is the database's administrator: it exports what the database holds.
     admin = Principal(None, None, "cli", "admin", None)
     with _transaction() as session:
-        body = exports.progress_workbook(session, principal=admin, as_of=day, county=county)
+        write = exports.progress_csv if output.suffix == ".csv" else exports.progress_workbook
+        body = write(session, principal=admin, as_of=day, county=county)
     output.write_bytes(body)
     typer.echo(f"已写入 {output}（{len(body):,} 字节）wrote {output}")
 

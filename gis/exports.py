@@ -7,6 +7,7 @@ marked as such. Text that came from users is written as text with Excel's quote 
 could be taken for a formula (=, +, -, @, tab, CR), so it never becomes a live formula.
 """
 
+import csv
 import datetime as dt
 import io
 from typing import Any
@@ -257,3 +258,36 @@ def _personal_sheet(book: _Book, rows: list[tuple], heading: str) -> None:
     sheet.set_column(0, 4, 16)
     sheet.freeze_panes(3, 1)
     book.print_setup(sheet, (2, 2))
+
+
+CSV_HEADERS = (
+    "时间节点 rule", "图层 layer", "截止日期 due", "县区 county", "总数 total", "已完成 reached",
+    "完成率% percent", "按户数或公里% by size", "按投资% by investment", "剩余天数 days left",
+    "需日均 required/day", "近14天日均 recent/day", "预计完成 projected", "状态 status",
+)  # fmt: skip
+
+
+def neutralise(value: str) -> str:
+    """A CSV cell that a spreadsheet could take for a formula, made plain text (OWASP)."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def progress_csv(
+    session: Session, *, principal: Principal, as_of: dt.date, county: str | None = None
+) -> bytes:
+    """The summary as CSV: UTF-8 with a byte-order mark, so that Excel reads the Chinese."""
+    rows = engine.progress(session, principal=principal, as_of=as_of, county=county)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADERS)
+    for r in rows:
+        cells = (
+            r.label_zh, LAYERS[r.layer].zh, r.due_on.isoformat(), r.county_zh or "合计 total",
+            r.total, r.reached, r.percent, r.percent_size, r.percent_investment, r.days_left,
+            r.required_per_day, r.recent_per_day,
+            r.projected_finish.isoformat() if r.projected_finish else None,
+            f"{STATUS_ZH[r.status]} {r.status}",
+        )  # fmt: skip
+        writer.writerow(["" if c is None else neutralise(c) if isinstance(c, str) else c
+                         for c in cells])  # fmt: skip
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")

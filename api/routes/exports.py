@@ -39,3 +39,27 @@ def progress_xlsx(
         media_type=XLSX,
         headers={"Content-Disposition": disposition, "Cache-Control": "private, no-store"},
     )
+
+
+@router.get(
+    "/progress.csv",
+    summary="进度汇总（CSV，UTF-8 带 BOM）The progress summary as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def progress_csv(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD (default: today)")] = None,
+    county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+) -> Response:
+    day = as_of or dt.datetime.now(CHINA).date()
+    body = exports.progress_csv(session, principal=principal, as_of=day, county=county)
+    name = f"新乡市灾后重建进度_{county or '全市'}_{day}.csv"
+    ascii_name = f"rebuild-progress-{county or 'city'}-{day}.csv"
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition, "Cache-Control": "private, no-store"},
+    )

@@ -435,6 +435,10 @@ MATRIX: dict[tuple[str, str], tuple[Access, tuple[Call, ...]]] = {
             Call(f"/exports/progress.xlsx?county={WEIHUI}", readers_of(WEIHUI)),
         ),
     ),
+    ("GET", "/exports/progress.csv"): (
+        Access.LOGIN,
+        (Call("/exports/progress.csv", logged_in()),),
+    ),
     ("GET", "/deadlines"): (Access.LOGIN, (Call("/deadlines", logged_in()),)),
     ("GET", "/deadlines/changes"): (Access.LOGIN, (Call("/deadlines/changes", logged_in()),)),
     ("PUT", "/deadlines/{rule}"): (

@@ -120,3 +120,49 @@ def test_cli_writes_the_same_workbook(database_url: str, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     book = load_workbook(out)
     assert book["汇总 Summary"]["A1"].value == "新乡市灾后重建进度表（截至 2022-05-31）"
+
+
+def test_summary_csv_opens_in_excel_and_pandas(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],  # noqa: F811
+) -> None:
+    import pandas as pd
+
+    answer = client.get("/exports/progress.csv?as_of=2021-11-10", headers=people["viewer"].headers)
+    assert answer.status_code == 200 and answer.content.startswith(b"\xef\xbb\xbf")
+    table = pd.read_csv(io.BytesIO(answer.content), encoding="utf-8-sig")
+    assert list(table.columns)[:2] == ["时间节点 rule", "图层 layer"]
+    weihui = table[
+        (table["时间节点 rule"] == "一般损坏房屋完成加固修缮") & (table["县区 county"] == "卫辉市")
+    ]
+    assert (
+        weihui.iloc[0]["已完成 reached"] == 2 and weihui.iloc[0]["状态 status"] == "已逾期 overdue"
+    )
+
+
+def test_csv_cells_never_start_a_formula(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],  # noqa: F811
+) -> None:
+    renamed = client.put(
+        "/deadlines/houses_general_repair",
+        json={"label_zh": "=cmd|' /C calc'!A0"},
+        headers=people["admin"].headers,
+    )
+    assert renamed.status_code == 200
+    text = client.get(
+        "/exports/progress.csv?as_of=2021-11-10", headers=people["viewer"].headers
+    ).content.decode("utf-8-sig")
+    assert "\r\n'=cmd|' /C calc'!A0," in text
+
+
+def test_cli_writes_csv_by_suffix(database_url: str, tmp_path) -> None:
+    out = tmp_path / "progress.csv"
+    env = {"REBUILD_DATABASE_URL": database_url}
+    result = CliRunner().invoke(
+        app, ["export", "progress", "--as-of", "2022-05-31", "-o", str(out)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith("\ufeff时间节点 rule".encode())
