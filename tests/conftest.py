@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from gis import db, localdb, provision
 from gis.settings import Settings
 
+pytest_plugins = ["tests.progress_samples"]  # the hand-counted data set, fixture `houses`
+
 
 @dataclass(frozen=True)
 class Databases:

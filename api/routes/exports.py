@@ -5,11 +5,11 @@ import datetime as dt
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import SessionDep
 from api.security import CurrentPrincipal
-from gis import exports
+from gis import exports, layer_exports
 from gis.progress import CHINA
 
 router = APIRouter(prefix="/exports", tags=["exports"])
@@ -62,4 +62,57 @@ def progress_csv(
         body,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": disposition, "Cache-Control": "private, no-store"},
+    )
+
+
+LayerName = Annotated[str, Path(pattern="^(houses|water_works|roads)$")]
+
+
+def _layer(session, principal, layer, as_of, county):
+    day = as_of or dt.datetime.now(CHINA).date()
+    frame = layer_exports.layer_frame(
+        session, principal=principal, layer=layer, as_of=day, county=county
+    )
+    return frame, f"rebuild-{layer}-{county or 'city'}-{day}"
+
+
+@router.get(
+    "/{layer}.gpkg",
+    summary="图层（GeoPackage，QGIS）A layer with its state on a day",
+    response_class=Response,
+    responses={200: {"content": {"application/geopackage+sqlite3": {}}}},
+)
+def layer_gpkg(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    layer: LayerName,
+    as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD (default: today)")] = None,
+    county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+) -> Response:
+    frame, name = _layer(session, principal, layer, as_of, county)
+    return Response(
+        layer_exports.geopackage(frame, layer),
+        media_type="application/geopackage+sqlite3",
+        headers={"Content-Disposition": f'attachment; filename="{name}.gpkg"'},
+    )
+
+
+@router.get(
+    "/{layer}.geojson",
+    summary="图层（GeoJSON）A layer with its state on a day",
+    response_class=Response,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def layer_geojson(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    layer: LayerName,
+    as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD (default: today)")] = None,
+    county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+) -> Response:
+    frame, name = _layer(session, principal, layer, as_of, county)
+    return Response(
+        layer_exports.geojson(frame),
+        media_type="application/geo+json",
+        headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'},
     )

@@ -439,6 +439,17 @@ MATRIX: dict[tuple[str, str], tuple[Access, tuple[Call, ...]]] = {
         Access.LOGIN,
         (Call("/exports/progress.csv", logged_in()),),
     ),
+    ("GET", "/exports/{layer}.gpkg"): (
+        Access.LOGIN,
+        (Call("/exports/roads.gpkg", logged_in()),),
+    ),
+    ("GET", "/exports/{layer}.geojson"): (
+        Access.LOGIN,
+        (
+            Call("/exports/houses.geojson", logged_in(), shows=W | H),
+            Call(f"/exports/houses.geojson?county={WEIHUI}", readers_of(WEIHUI), shows=W),
+        ),
+    ),
     ("GET", "/deadlines"): (Access.LOGIN, (Call("/deadlines", logged_in()),)),
     ("GET", "/deadlines/changes"): (Access.LOGIN, (Call("/deadlines/changes", logged_in()),)),
     ("PUT", "/deadlines/{rule}"): (

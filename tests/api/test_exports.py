@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 from api.cli import app
 from gis.assets import create_asset
 from tests.api.conftest import Person
-from tests.gis.test_progress import houses  # noqa: F401 - the hand-counted data set
 from tests.samples import WEIHUI_HOUSE
 
 RULE_TITLE = "农村住房：一般损坏房屋完成加固修缮（2021-10-31 前）"
@@ -37,7 +36,7 @@ def _find(sheet, value):
 def test_summary_sheet(
     client: TestClient,
     people: dict[str, Person],
-    houses: dict[str, int],  # noqa: F811
+    houses: dict[str, int],
 ) -> None:
     book = _book(client, people["viewer"])
     assert book.sheetnames[:2] == ["汇总 Summary", "逾期 Overdue"]
@@ -59,7 +58,7 @@ def test_summary_sheet(
 def test_overdue_and_layer_sheets(
     client: TestClient,
     people: dict[str, Person],
-    houses: dict[str, int],  # noqa: F811
+    houses: dict[str, int],
 ) -> None:
     book = _book(client, people["viewer"])
     overdue = book["逾期 Overdue"]
@@ -76,7 +75,7 @@ def test_overdue_and_layer_sheets(
 def test_personal_data_only_for_those_allowed_and_only_their_county(
     client: TestClient,
     people: dict[str, Person],
-    houses: dict[str, int],  # noqa: F811
+    houses: dict[str, int],
 ) -> None:
     book = _book(client, people["manager_weihui"])
     personal = book["住户信息（个人信息）"]
@@ -125,7 +124,7 @@ def test_cli_writes_the_same_workbook(database_url: str, tmp_path) -> None:
 def test_summary_csv_opens_in_excel_and_pandas(
     client: TestClient,
     people: dict[str, Person],
-    houses: dict[str, int],  # noqa: F811
+    houses: dict[str, int],
 ) -> None:
     import pandas as pd
 
@@ -144,7 +143,7 @@ def test_summary_csv_opens_in_excel_and_pandas(
 def test_csv_cells_never_start_a_formula(
     client: TestClient,
     people: dict[str, Person],
-    houses: dict[str, int],  # noqa: F811
+    houses: dict[str, int],
 ) -> None:
     renamed = client.put(
         "/deadlines/houses_general_repair",
@@ -166,3 +165,45 @@ def test_cli_writes_csv_by_suffix(database_url: str, tmp_path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith("\ufeff时间节点 rule".encode())
+
+
+def test_layer_as_a_geopackage_for_qgis(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],
+    tmp_path,
+) -> None:
+    import pyogrio
+
+    answer = client.get("/exports/houses.gpkg?as_of=2021-10-27", headers=people["viewer"].headers)
+    assert answer.status_code == 200
+    path = tmp_path / "houses.gpkg"
+    path.write_bytes(answer.content)
+    frame = pyogrio.read_dataframe(path, layer="houses")
+    assert frame.crs.to_epsg() == 4326 and len(frame) == 5
+    state = dict(zip(frame["code"], frame["stage"], strict=True))
+    assert state["FW-410781-60001"] == "completed"  # H2 on the 25th
+    assert state["FW-410782-60000"] == "not_started"  # H5's report came later
+    assert "householder_name" not in frame.columns
+    assert set(frame["as_of"]) == {"2021-10-27"}
+
+
+def test_layer_as_geojson_follows_roles(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],
+) -> None:
+    manager = client.get("/exports/houses.geojson", headers=people["manager_weihui"].headers)
+    features = manager.json()["features"]
+    assert {f["properties"]["county_adcode"] for f in features} == {"410781"}
+    assert features[0]["properties"]["householder_name"] == "张某"
+    viewer = client.get("/exports/houses.geojson", headers=people["viewer"].headers).json()
+    assert "householder_name" not in viewer["features"][0]["properties"]
+    other = client.get(
+        "/exports/houses.geojson?county=410782", headers=people["manager_weihui"].headers
+    )
+    assert other.status_code == 403
+    assert client.get("/exports/bridges.gpkg", headers=people["viewer"].headers).status_code in (
+        404,
+        422,
+    )

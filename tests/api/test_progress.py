@@ -6,7 +6,6 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from tests.api.conftest import Person
-from tests.gis.test_progress import houses  # noqa: F401 - the hand-counted data set
 
 RULE = "houses_general_repair"
 
@@ -14,7 +13,7 @@ RULE = "houses_general_repair"
 def test_progress_as_of_a_date(
     client: TestClient,
     people: dict[str, Person],
-    houses: dict[str, int],  # noqa: F811
+    houses: dict[str, int],
 ) -> None:
     answer = client.get("/progress?as_of=2021-11-10", headers=people["viewer"].headers)
     assert answer.status_code == 200
@@ -30,7 +29,7 @@ def test_progress_as_of_a_date(
 def test_progress_follows_the_county_scope(
     client: TestClient,
     people: dict[str, Person],
-    houses: dict[str, int],  # noqa: F811
+    houses: dict[str, int],
 ) -> None:
     inspector = people["inspector_weihui"].headers
     body = client.get("/progress?as_of=2021-11-10", headers=inspector).json()
@@ -65,7 +64,7 @@ def test_cli_table(database_url: str) -> None:
 def test_overdue_and_stale_lists(
     client: TestClient,
     people: dict[str, Person],
-    houses: dict[str, int],  # noqa: F811
+    houses: dict[str, int],
 ) -> None:
     manager = people["manager_weihui"].headers
     late = client.get("/progress/overdue?as_of=2021-11-10", headers=manager).json()
@@ -82,7 +81,7 @@ def test_overdue_and_stale_lists(
 def test_money(
     client: TestClient,
     people: dict[str, Person],
-    houses: dict[str, int],  # noqa: F811
+    houses: dict[str, int],
 ) -> None:
     body = client.get(
         "/progress/money?as_of=2021-10-27&gap=20", headers=people["manager_hongqi"].headers

@@ -10,88 +10,18 @@ Rule houses_general_repair (data/deadlines.toml): general repairs completed by 2
 """
 
 import datetime as dt
-import uuid
-from dataclasses import replace
 
 import pytest
-from shapely.geometry import Point
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import users
 from gis.access import ANONYMOUS, Principal
-from gis.assets import create_asset
 from gis.errors import Forbidden, InvalidInput
 from gis.progress import progress
-from tests.samples import IN_HUIXIAN, WEIHUI_HOUSE
+from tests.progress_samples import event
 
 CITY = Principal(1, "city", "city", "viewer", None)
 RULE = "houses_general_repair"
-
-
-def _event(session: Session, asset: int, stage: str, percent: int, day: str) -> uuid.UUID:
-    """A report observed on ``day``; the asset's current state follows, as the product keeps
-    it (the newest counting report)."""
-    event = uuid.uuid4()
-    session.execute(
-        text(
-            "INSERT INTO asset_events (id, asset_id, stage, percent, observed_at) "
-            "VALUES (:id, :a, :s, :p, CAST(:d AS timestamptz))"
-        ),
-        {"id": event, "a": asset, "s": stage, "p": percent, "d": f"{day}T10:00:00+08:00"},
-    )
-    _follow(session, asset)
-    return event
-
-
-def _follow(session: Session, asset: int) -> None:
-    session.execute(
-        text(
-            """
-            UPDATE assets a SET stage = coalesce(e.stage, 'not_started'),
-                   percent = coalesce(e.percent, 0), stage_observed_at = e.observed_at
-              FROM (SELECT NULL) dummy
-              LEFT JOIN LATERAL (SELECT stage, percent, observed_at FROM counting_events
-                                  WHERE asset_id = :a
-                                  ORDER BY observed_at DESC, received_at DESC LIMIT 1) e ON true
-             WHERE a.id = :a
-            """
-        ),
-        {"a": asset},
-    )
-
-
-@pytest.fixture
-def houses(session: Session) -> dict[str, int]:
-    made = {}
-    for n, where in enumerate([(114.07, 35.40), (114.08, 35.41), (114.09, 35.40), (114.07, 35.42)]):
-        made[f"H{n + 1}"] = create_asset(
-            session,
-            asset_in=replace(WEIHUI_HOUSE, code=f"FW-410781-6000{n}", geometry=Point(*where)),
-        )
-    made["H5"] = create_asset(
-        session,
-        asset_in=replace(
-            WEIHUI_HOUSE, code="FW-410782-60000", county_adcode="410782", geometry=IN_HUIXIAN
-        ),
-    )
-    _event(session, made["H1"], "completed", 100, "2021-10-01")
-    _event(session, made["H2"], "started", 40, "2021-09-01")
-    _event(session, made["H2"], "completed", 100, "2021-10-25")
-    rejected = _event(session, made["H3"], "completed", 100, "2021-10-20")
-    reviewer = users.add_user(
-        session, username="progress-reviewer", password="password-1", role="admin"
-    )
-    session.execute(
-        text(
-            "INSERT INTO report_reviews (event_id, decision, reviewer_id) "
-            "VALUES (:e, 'rejected', :u)"
-        ),
-        {"e": rejected, "u": reviewer},
-    )
-    _follow(session, made["H3"])
-    _event(session, made["H5"], "completed", 100, "2021-11-05")
-    return made
 
 
 def _rows(session: Session, day: str, principal: Principal = CITY, **kw) -> dict:
@@ -126,19 +56,19 @@ def test_after_the_due_date(session: Session, houses: dict[str, int]) -> None:
 def test_a_report_after_the_day_never_changes_it(session: Session, houses: dict[str, int]) -> None:
     before = _rows(session, "2021-10-24")["410781"]
     assert before.reached == 1  # H2 completed on the 25th
-    _event(session, houses["H4"], "completed", 100, "2021-10-30")
+    event(session, houses["H4"], "completed", 100, "2021-10-30")
     assert _rows(session, "2021-10-24")["410781"] == before
 
 
 def test_on_track_when_the_recent_rate_suffices(session: Session, houses: dict[str, int]) -> None:
     for house, day in (("H3", "2021-10-03"), ("H4", "2021-10-04")):
-        _event(session, houses[house], "completed", 100, day)
+        event(session, houses[house], "completed", 100, day)
     weihui = _rows(session, "2021-10-05")["410781"]
     # H1, H3, H4 reached it within 14 days: 3/14 a day; H2 remains: 5 days, by 10-10.
     assert (weihui.reached, weihui.recent_per_day) == (3, round(3 / 14, 2))
     assert weihui.projected_finish == dt.date(2021, 10, 10)
     assert weihui.status == "on_track"
-    _event(session, houses["H2"], "completed", 100, "2021-10-05")
+    event(session, houses["H2"], "completed", 100, "2021-10-05")
     assert _rows(session, "2021-10-05")["410781"].status == "done"
 
 
@@ -183,7 +113,7 @@ def test_stale_assets(session: Session, houses: dict[str, int]) -> None:
     # H1 and H2 are completed; nobody unfinished reported more than 30 days ago.
     assert {r["id"] for r in silent} == {houses["H3"], houses["H4"], houses["H5"]}
     assert all(r["last_report"] is None for r in silent)
-    _event(session, houses["H4"], "started", 10, "2021-09-01")
+    event(session, houses["H4"], "started", 10, "2021-09-01")
     older = stale(session, principal=CITY, as_of=day, days=30)
     h4 = next(r for r in older if r["id"] == houses["H4"])
     assert h4["days_since"] == 56 and older[-1]["id"] == houses["H4"]

@@ -1,0 +1,93 @@
+"""A layer with every asset's state on a day, for QGIS: GeoPackage or GeoJSON (EPSG:4326).
+
+Public fields for everyone; householders' names and phones only for readers who see them in
+every county they read (administrators, and managers of their own counties)."""
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.access import Principal, require_read
+from gis.crs import STORAGE_SRID
+from gis.progress import CHINA, check_as_of, end_of
+from gis.queries.features import check_county
+from gis.vocab import STAGES
+
+STAGE_ZH = {s.key: s.zh for s in STAGES}
+
+_LAYER = text(
+    """
+    SELECT a.id, a.code, a.layer, a.kind, k.name_zh AS kind_zh, a.county_adcode,
+           c.name_zh AS county_zh, a.town, a.village, a.name, a.batch, a.households,
+           a.planned_investment_wan::float8 AS planned_investment_wan,
+           a.funds_secured_wan::float8 AS funds_secured_wan,
+           CASE WHEN a.stage_observed_at IS NULL OR a.stage_observed_at < :cutoff THEN a.stage
+                ELSE coalesce((SELECT e.stage FROM counting_events e
+                                WHERE e.asset_id = a.id AND e.observed_at < :cutoff
+                                ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1),
+                              'not_started') END AS stage,
+           CASE WHEN a.stage_observed_at IS NULL OR a.stage_observed_at < :cutoff THEN a.percent
+                ELSE coalesce((SELECT e.percent FROM counting_events e
+                                WHERE e.asset_id = a.id AND e.observed_at < :cutoff
+                                ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1), 0)
+           END AS percent,
+           a.householder_name, a.householder_phone, ST_AsBinary(a.geom) AS wkb
+      FROM assets a
+      JOIN counties c ON c.adcode = a.county_adcode
+      JOIN asset_kinds k ON k.layer = a.layer AND k.kind = a.kind
+     WHERE a.layer = :layer
+       AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)
+       AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))
+     ORDER BY a.id
+    """
+)
+
+
+def layer_frame(
+    session: Session,
+    *,
+    principal: Principal,
+    layer: str,
+    as_of: dt.date,
+    county: str | None = None,
+    today: dt.date | None = None,
+) -> gpd.GeoDataFrame:
+    """The layer's assets the principal may read, with their stage and percent on ``as_of``."""
+    check_as_of(as_of, today=today or dt.datetime.now(CHINA).date())
+    if county is not None:
+        check_county(session, county)
+        require_read(principal, county)
+    rows = session.execute(
+        _LAYER,
+        {
+            "layer": layer,
+            "county": county,
+            "scope": None if principal.counties is None else sorted(principal.counties),
+            "cutoff": end_of(as_of),
+        },
+    ).all()
+    columns = [c for c in rows[0]._fields if c != "wkb"] if rows else []
+    data = {c: [getattr(r, c) for r in rows] for c in columns} if rows else {"stage": []}
+    geometry = shapely.from_wkb([bytes(r.wkb) for r in rows])
+    frame = gpd.GeoDataFrame(data, geometry=geometry, crs=STORAGE_SRID)
+    frame["stage_zh"] = frame["stage"].map(STAGE_ZH)
+    frame["as_of"] = as_of.isoformat()
+    if not principal.personal_everywhere_it_reads:
+        frame = frame.drop(columns=["householder_name", "householder_phone"], errors="ignore")
+    return frame
+
+
+def geopackage(frame: gpd.GeoDataFrame, layer: str) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{layer}.gpkg"
+        frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+        return path.read_bytes()
+
+
+def geojson(frame: gpd.GeoDataFrame) -> bytes:
+    return frame.to_json(ensure_ascii=False, drop_id=True).encode()
