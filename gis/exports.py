@@ -10,6 +10,7 @@ could be taken for a formula (=, +, -, @, tab, CR), so it never becomes a live f
 import csv
 import datetime as dt
 import io
+import zipfile
 from typing import Any
 
 import xlsxwriter
@@ -291,3 +292,30 @@ def progress_csv(
         writer.writerow(["" if c is None else neutralise(c) if isinstance(c, str) else c
                          for c in cells])  # fmt: skip
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+def progress_zip(
+    session: Session,
+    *,
+    principal: Principal,
+    as_of: dt.date,
+    generated_at: dt.datetime | None = None,
+) -> bytes:
+    """One workbook per county the principal may read, in a zip (names in Chinese, UTF-8)."""
+    counties = session.execute(
+        text(
+            "SELECT adcode, name_zh FROM counties "
+            "WHERE CAST(:scope AS text[]) IS NULL OR adcode = ANY(:scope) ORDER BY adcode"
+        ),
+        {"scope": None if principal.counties is None else sorted(principal.counties)},
+    ).all()
+    generated_at = generated_at or dt.datetime.now(engine.CHINA)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for adcode, name in counties:
+            book = progress_workbook(
+                session, principal=principal, as_of=as_of, county=adcode,
+                generated_at=generated_at,
+            )  # fmt: skip
+            archive.writestr(f"{adcode}_{name}_进度_{as_of}.xlsx", book)
+    return out.getvalue()

@@ -65,6 +65,29 @@ def progress_csv(
     )
 
 
+@router.get(
+    "/progress.zip",
+    summary="各县区进度表（每县一个 Excel）One workbook per county, zipped",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+def progress_zip(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD (default: today)")] = None,
+) -> Response:
+    day = as_of or dt.datetime.now(CHINA).date()
+    body = exports.progress_zip(session, principal=principal, as_of=day)
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="rebuild-progress-counties-{day}.zip"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
 LayerName = Annotated[str, Path(pattern="^(houses|water_works|roads)$")]
 
 

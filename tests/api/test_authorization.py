@@ -450,6 +450,10 @@ MATRIX: dict[tuple[str, str], tuple[Access, tuple[Call, ...]]] = {
             Call(f"/exports/houses.geojson?county={WEIHUI}", readers_of(WEIHUI), shows=W),
         ),
     ),
+    ("GET", "/exports/progress.zip"): (
+        Access.LOGIN,
+        (Call("/exports/progress.zip", logged_in()),),
+    ),
     ("GET", "/deadlines"): (Access.LOGIN, (Call("/deadlines", logged_in()),)),
     ("GET", "/deadlines/changes"): (Access.LOGIN, (Call("/deadlines/changes", logged_in()),)),
     ("PUT", "/deadlines/{rule}"): (

@@ -207,3 +207,22 @@ def test_layer_as_geojson_follows_roles(
         404,
         422,
     )
+
+
+def test_one_workbook_per_county_in_a_zip(
+    client: TestClient, people: dict[str, Person], houses: dict[str, int]
+) -> None:
+    import zipfile
+
+    def names(who: str) -> list[str]:
+        answer = client.get("/exports/progress.zip?as_of=2021-11-10", headers=people[who].headers)
+        assert answer.status_code == 200
+        return zipfile.ZipFile(io.BytesIO(answer.content)).namelist()
+
+    assert names("inspector_weihui") == ["410781_卫辉市_进度_2021-11-10.xlsx"]
+    everything = names("viewer")
+    assert len(everything) == 12 and "410782_辉县市_进度_2021-11-10.xlsx" in everything
+    answer = client.get("/exports/progress.zip?as_of=2021-11-10", headers=people["viewer"].headers)
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    book = load_workbook(io.BytesIO(archive.read("410781_卫辉市_进度_2021-11-10.xlsx")))
+    assert _find(book["汇总 Summary"], "卫辉市")
