@@ -91,3 +91,13 @@ def test_money(
     assert body["money_ahead"] == [] and body["progress_ahead"] == []
     bad = client.get("/progress/money?gap=0", headers=people["viewer"].headers)
     assert bad.status_code == 422 and bad.json()["field"] == "gap"
+
+
+def test_cli_dated_report(database_url: str, tmp_path) -> None:
+    env = {"REBUILD_DATABASE_URL": database_url}
+    out = tmp_path / "2022-05-31"
+    result = CliRunner().invoke(app, ["report", "--as-of", "2022-05-31", "-o", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest-2022-05-31.json", "progress-2022-05-31.csv", "progress-2022-05-31.xlsx",
+    ]  # fmt: skip

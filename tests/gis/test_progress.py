@@ -10,12 +10,15 @@ Rule houses_general_repair (data/deadlines.toml): general repairs completed by 2
 """
 
 import datetime as dt
+import hashlib
+import json
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.access import ANONYMOUS, Principal
+from gis.dated_report import write_report
 from gis.errors import Forbidden, InvalidInput
 from gis.progress import progress
 from tests.progress_samples import event
@@ -143,3 +146,20 @@ def test_money_against_progress(session: Session, houses: dict[str, int]) -> Non
     assert houses["H2"] in {r["id"] for r in earlier["money_ahead"]}  # 40 % done then
     with pytest.raises(InvalidInput):
         money(session, principal=CITY, as_of=dt.date(2021, 10, 27), gap=0)
+
+
+def test_a_dated_report_gives_the_same_numbers_later(
+    session: Session, houses: dict[str, int], tmp_path
+) -> None:
+    day = dt.date(2021, 10, 27)
+    first = write_report(session, principal=CITY, as_of=day, folder=tmp_path / "a")
+    event(session, houses["H4"], "completed", 100, "2021-11-02")  # after the day
+    again = write_report(session, principal=CITY, as_of=day, folder=tmp_path / "b")
+    assert first["numbers_sha256"] == again["numbers_sha256"]
+    assert set(first["files"]) == {"progress-2021-10-27.xlsx", "progress-2021-10-27.csv"}
+    on_disk = json.loads((tmp_path / "a" / "manifest-2021-10-27.json").read_text())
+    assert on_disk["numbers_sha256"] == first["numbers_sha256"]
+    xlsx = (tmp_path / "a" / "progress-2021-10-27.xlsx").read_bytes()
+    assert hashlib.sha256(xlsx).hexdigest() == first["files"]["progress-2021-10-27.xlsx"]
+    later = write_report(session, principal=CITY, as_of=dt.date(2021, 11, 3), folder=tmp_path)
+    assert later["numbers_sha256"] != first["numbers_sha256"]
