@@ -270,6 +270,49 @@ def dated_report(
     )
 
 
+@app.command("digest")
+def digest_cmd(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="截至日期 YYYY-MM-DD (default: today)")
+    ] = None,
+    send: Annotated[
+        bool, typer.Option(help="post it to REBUILD_DIGEST_WEBHOOK (WeCom or DingTalk)")
+    ] = False,
+) -> None:
+    """进度日报 The daily digest: print it, or --send it to the group robot."""
+    import datetime as dt
+
+    from gis import digest
+    from gis.access import Principal
+    from gis.progress import CHINA
+
+    settings = _settings()
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(CHINA).date()
+    except ValueError:
+        _fail(f"日期 {as_of!r} 格式不对，应为 YYYY-MM-DD。\nas_of must be YYYY-MM-DD.")
+    city = Principal(None, None, "cli", "viewer", None)
+    with _transaction(settings) as session:
+        report = digest.build(session, principal=city, as_of=day, stale_days=settings.stale_days)
+    if not send:
+        typer.echo(report.markdown)
+        return
+    if not settings.digest_webhook:
+        _fail(
+            "未设置 REBUILD_DIGEST_WEBHOOK（企业微信或钉钉群机器人的地址）。\n"
+            "Set REBUILD_DIGEST_WEBHOOK to the group robot's webhook URL."
+        )
+    delivered = digest.send(
+        report,
+        url=settings.digest_webhook,
+        kind=settings.digest_kind,
+        secret=settings.digest_secret,
+    )
+    if not delivered:
+        _fail("日报未能送达（已重试），详见日志。The digest could not be delivered (retried).")
+    typer.echo(f"日报已发送 digest sent: {report.title}")
+
+
 users_app = typer.Typer(help="账号 Accounts: admin, viewer, manager, inspector.")
 app.add_typer(users_app, name="users")
 

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
         ge=1,
         description="An unfinished asset with no report for this many days is stale.",
     )
+    digest_webhook: str | None = Field(
+        default=None, description="Group-robot webhook URL for `rebuild digest --send`."
+    )
+    digest_kind: str = Field(default="wecom", pattern="^(wecom|dingtalk)$")
+    digest_secret: str | None = Field(
+        default=None, description="DingTalk signing secret (the robot's 加签 setting)."
+    )
     body_max_mb: float = Field(
         default=10, gt=0, description="Largest request body other than a photo upload, in MB."
     )
