@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from gis import progress as engine
 from gis import progress_lists
 from gis.access import Principal
+from gis.burnup import Series, burnup
 from gis.vocab import LAYERS, STAGES
 
 STATUS_ZH = {"done": "已完成", "on_track": "正常", "at_risk": "有风险", "overdue": "已逾期"}
@@ -121,6 +122,7 @@ def progress_workbook(
         "against today's deadline rules."
     )
     _summary(book, rows, heading, stamp)
+    _charts(book, burnup(session, principal=principal, as_of=as_of, county=county), heading)
     _overdue(book, session, principal, as_of, county, heading)
     sees_personal = principal.personal_everywhere_it_reads
     personal: list[tuple] = []
@@ -169,6 +171,52 @@ def _summary(book: _Book, rows: list[engine.RuleProgress], heading: str, stamp: 
     sheet.freeze_panes(5, 1)
     book.print_setup(sheet, (3, 4))
     sheet.repeat_columns(0, 0)
+
+
+def _charts(book: _Book, series: list[Series], heading: str) -> None:
+    """Burn-up per rule: assets at the rule's stage at each month's end, against the total,
+    as native line charts over a data table on the same sheet."""
+    name = "图表 Charts"
+    sheet = book.book.add_worksheet(name)
+    sheet.write(0, 0, f"{heading} — 进度曲线 burn-up", book.title)
+    if not series:
+        return
+    days = series[0].days
+    sheet.write(2, 0, "日期 Date", book.head)
+    for n, day in enumerate(days):
+        sheet.write_datetime(3 + n, 0, dt.datetime.combine(day, dt.time()), book.date)
+    last = 3 + len(days) - 1
+    for i, s in enumerate(series):
+        done_col, total_col = 1 + 2 * i, 2 + 2 * i
+        sheet.write(2, done_col, f"{s.label_zh} 已完成", book.head)
+        sheet.write(2, total_col, f"{s.label_zh} 总数", book.head)
+        for n, reached in enumerate(s.reached):
+            sheet.write_number(3 + n, done_col, reached, book.int)
+            sheet.write_number(3 + n, total_col, s.total, book.int)
+        chart = book.book.add_chart({"type": "line"})
+        chart.add_series(
+            {
+                "name": "已完成 reached",
+                "categories": [name, 3, 0, last, 0],
+                "values": [name, 3, done_col, last, done_col],
+                "marker": {"type": "circle", "size": 4},
+            }
+        )
+        chart.add_series(
+            {
+                "name": "总数 in scope",
+                "categories": [name, 3, 0, last, 0],
+                "values": [name, 3, total_col, last, total_col],
+                "line": {"dash_type": "dash"},
+            }
+        )
+        chart.set_title({"name": f"{s.label_zh}（{s.due_on} 前）"})
+        chart.set_x_axis({"date_axis": True, "num_format": "yyyy-mm"})
+        chart.set_legend({"position": "bottom"})
+        chart.set_size({"width": 560, "height": 280})
+        sheet.insert_chart(last + 3 + 15 * i, 0, chart)
+    sheet.set_column(0, 2 * len(series), 14)
+    book.print_setup(sheet, (2, 2))
 
 
 def _overdue(book, session, principal, as_of, county, heading) -> None:

@@ -5,11 +5,14 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep
 from api.security import CurrentPrincipal
 from gis import progress as engine
 from gis import progress_lists
+from gis.burnup import burnup
+from gis.report_html import progress_html
 
 router = APIRouter(tags=["progress"])
 
@@ -123,3 +126,21 @@ def money(
         "funds_note": "funds are as recorded now; the tracker keeps no history of them",
         **result,
     }
+
+
+@router.get(
+    "/reports/progress",
+    summary="可打印的进度报告 Printable progress report (HTML with burn-up charts)",
+    response_class=HTMLResponse,
+)
+def printable_report(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    as_of: AsOf = None,
+    county: County = None,
+) -> HTMLResponse:
+    day = as_of or _today()
+    rows = engine.progress(session, principal=principal, as_of=day, county=county)
+    series = burnup(session, principal=principal, as_of=day, county=county)
+    page = progress_html(rows, series, as_of=day, generated_at=dt.datetime.now(engine.CHINA))
+    return HTMLResponse(page, headers={"Cache-Control": "private, no-store"})

@@ -454,6 +454,13 @@ MATRIX: dict[tuple[str, str], tuple[Access, tuple[Call, ...]]] = {
         Access.LOGIN,
         (Call("/exports/progress.zip", logged_in()),),
     ),
+    ("GET", "/reports/progress"): (
+        Access.LOGIN,
+        (
+            Call("/reports/progress", logged_in()),
+            Call(f"/reports/progress?county={HONGQI}", readers_of(HONGQI)),
+        ),
+    ),
     ("GET", "/deadlines"): (Access.LOGIN, (Call("/deadlines", logged_in()),)),
     ("GET", "/deadlines/changes"): (Access.LOGIN, (Call("/deadlines/changes", logged_in()),)),
     ("PUT", "/deadlines/{rule}"): (

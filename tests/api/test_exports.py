@@ -1,6 +1,7 @@
 """The progress workbook, opened with openpyxl: cells, styles, print setup, who sees what."""
 
 import io
+import zipfile
 from dataclasses import replace
 
 from fastapi.testclient import TestClient
@@ -25,6 +26,10 @@ def _book(client: TestClient, person: Person, query: str = "as_of=2021-11-10"):
     return load_workbook(io.BytesIO(answer.content))
 
 
+def _raw(client: TestClient, person: Person, query: str = "as_of=2021-11-10") -> bytes:
+    return client.get(f"/exports/progress.xlsx?{query}", headers=person.headers).content
+
+
 def _find(sheet, value):
     for row in sheet.iter_rows():
         for cell in row:
@@ -39,7 +44,7 @@ def test_summary_sheet(
     houses: dict[str, int],
 ) -> None:
     book = _book(client, people["viewer"])
-    assert book.sheetnames[:2] == ["汇总 Summary", "逾期 Overdue"]
+    assert book.sheetnames[:3] == ["汇总 Summary", "图表 Charts", "逾期 Overdue"]
     summary = book["汇总 Summary"]
     assert summary["A1"].value == "新乡市灾后重建进度表（截至 2021-11-10）"
     title = _find(summary, RULE_TITLE)
@@ -212,8 +217,6 @@ def test_layer_as_geojson_follows_roles(
 def test_one_workbook_per_county_in_a_zip(
     client: TestClient, people: dict[str, Person], houses: dict[str, int]
 ) -> None:
-    import zipfile
-
     def names(who: str) -> list[str]:
         answer = client.get("/exports/progress.zip?as_of=2021-11-10", headers=people[who].headers)
         assert answer.status_code == 200
@@ -226,3 +229,17 @@ def test_one_workbook_per_county_in_a_zip(
     archive = zipfile.ZipFile(io.BytesIO(answer.content))
     book = load_workbook(io.BytesIO(archive.read("410781_卫辉市_进度_2021-11-10.xlsx")))
     assert _find(book["汇总 Summary"], "卫辉市")
+
+
+def test_burn_up_charts_in_the_workbook(
+    client: TestClient, people: dict[str, Person], houses: dict[str, int]
+) -> None:
+    book = _book(client, people["viewer"])
+    charts = book["图表 Charts"]
+    header = _find(charts, "一般损坏房屋完成加固修缮 已完成")
+    months = {charts.cell(r, 1).value.date().isoformat(): charts.cell(r, header.column).value
+              for r in range(4, charts.max_row + 1) if charts.cell(r, 1).value}  # fmt: skip
+    assert months["2021-09-30"] == 0 and months["2021-10-31"] == 2 and months["2021-11-10"] == 3
+    with zipfile.ZipFile(io.BytesIO(_raw(client, people["viewer"]))) as parts:
+        charts_xml = [n for n in parts.namelist() if n.startswith("xl/charts/chart")]
+    assert len(charts_xml) == len({c.value for c in charts[3] if c.value}) // 2

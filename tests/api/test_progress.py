@@ -101,3 +101,22 @@ def test_cli_dated_report(database_url: str, tmp_path) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         "manifest-2022-05-31.json", "progress-2022-05-31.csv", "progress-2022-05-31.xlsx",
     ]  # fmt: skip
+
+
+def test_printable_report_with_burn_up_charts(
+    client: TestClient, people: dict[str, Person], houses: dict[str, int]
+) -> None:
+    import re
+
+    page = client.get("/reports/progress?as_of=2021-11-10", headers=people["viewer"].headers)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "新乡市灾后重建进度报告（截至 2021-11-10）" in html
+    assert "<svg" in html and "截止 2021-10-31" in html and "总数 5" in html
+    assert "@page { size: A4 landscape" in html
+    external = re.findall(r"""(?:src|href)=["'](https?:)?//""", html)
+    assert not external  # prints and works with no internet
+    weihui = client.get(
+        "/reports/progress?as_of=2021-11-10&county=410781", headers=people["viewer"].headers
+    ).text
+    assert "总数 4" in weihui
