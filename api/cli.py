@@ -1,5 +1,6 @@
 """The ``rebuild`` command: the same jobs as the HTTP service, from a terminal."""
 
+import datetime as dt
 import json
 import socket
 import sys
@@ -15,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gis import db, loaders, localdb, provision
+from gis.access import TERMINAL
 from gis.errors import LocalDbError, RebuildError
 from gis.settings import Settings
 
@@ -163,7 +165,16 @@ def deadlines_show() -> None:
         typer.echo(f"{row.due_on}  {row.rule:<26} {selector:<28} -> {row.stage:<17} {row.label_zh}")
 
 
-STATUS_ZH = {"done": "已完成", "on_track": "进度正常", "at_risk": "有风险", "overdue": "已逾期"}
+def _day(as_of: str | None) -> dt.date:
+    """The day asked for on the command line (YYYY-MM-DD), or today in China."""
+    from gis.progress import china_today
+
+    if not as_of:
+        return china_today()
+    try:
+        return dt.date.fromisoformat(as_of)
+    except ValueError:
+        _fail(f"日期 {as_of!r} 格式不对，应为 YYYY-MM-DD。\nas_of must be YYYY-MM-DD.")
 
 
 @app.command("progress")
@@ -175,21 +186,14 @@ def progress_cmd(
     layer: Annotated[str | None, typer.Option(help="houses, water_works or roads")] = None,
 ) -> None:
     """对照时间节点的进度表 Progress against the deadlines, per county and for the city."""
-    import datetime as dt
-
     from rich.console import Console
     from rich.table import Table
 
     from gis import progress as engine
-    from gis.access import Principal
 
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(engine.CHINA).date()
-    except ValueError:
-        _fail(f"日期 {as_of!r} 格式不对，应为 YYYY-MM-DD。\nas_of must be YYYY-MM-DD.")
-    city = Principal(None, None, "cli", "admin", None)  # the terminal sees what the database holds
+    day = _day(as_of)
     with _transaction() as session:
-        rows = engine.progress(session, principal=city, as_of=day, county=county, layer=layer)
+        rows = engine.progress(session, principal=TERMINAL, as_of=day, county=county, layer=layer)
     table = Table(title=f"重建进度（截至 {day}）Progress as of {day}")
     for header in ("节点 rule", "截止 due", "县区 county", "总数 total", "已达 reached",
                    "完成率 %", "剩余天数 days left", "需日均 required/day", "近14天日均 recent/day",
@@ -207,7 +211,7 @@ def progress_cmd(
             "" if r.required_per_day is None else f"{r.required_per_day:.2f}",
             f"{r.recent_per_day:.2f}",
             "" if r.projected_finish is None else str(r.projected_finish),
-            f"{STATUS_ZH[r.status]} {r.status}",
+            f"{engine.STATUS_ZH[r.status]} {r.status}",
         )
     Console(width=200).print(table)
 
@@ -227,21 +231,13 @@ def export_progress(
     county: Annotated[str | None, typer.Option(help="县区代码 county adcode")] = None,
 ) -> None:
     """导出进度表 Write the progress workbook (.xlsx) or summary (.csv), as /exports/progress.*"""
-    import datetime as dt
 
     from gis import exports
-    from gis.access import Principal
-    from gis.progress import CHINA
 
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(CHINA).date()
-    except ValueError:
-        _fail(f"日期 {as_of!r} 格式不对，应为 YYYY-MM-DD。\nas_of must be YYYY-MM-DD.")
-    # The terminal is the database's administrator: it exports what the database holds.
-    admin = Principal(None, None, "cli", "admin", None)
+    day = _day(as_of)
     with _transaction() as session:
         write = exports.progress_csv if output.suffix == ".csv" else exports.progress_workbook
-        body = write(session, principal=admin, as_of=day, county=county)
+        body = write(session, principal=TERMINAL, as_of=day, county=county)
     output.write_bytes(body)
     typer.echo(f"已写入 {output}（{len(body):,} 字节）wrote {output}")
 
@@ -252,18 +248,12 @@ def dated_report(
     as_of: Annotated[str, typer.Option("--as-of", help="截至日期 YYYY-MM-DD")],
 ) -> None:
     """存档报表 A dated report: workbook, CSV and a manifest with hashes and the numbers."""
-    import datetime as dt
 
-    from gis.access import Principal
     from gis.dated_report import write_report
 
-    try:
-        day = dt.date.fromisoformat(as_of)
-    except ValueError:
-        _fail(f"日期 {as_of!r} 格式不对，应为 YYYY-MM-DD。\nas_of must be YYYY-MM-DD.")
-    admin = Principal(None, None, "cli", "admin", None)
+    day = _day(as_of)
     with _transaction() as session:
-        manifest = write_report(session, principal=admin, as_of=day, folder=output)
+        manifest = write_report(session, principal=TERMINAL, as_of=day, folder=output)
     typer.echo(
         f"已写入 {output}：{', '.join(manifest['files'])}；数字指纹 numbers sha256 "
         f"{manifest['numbers_sha256'][:16]}…"
@@ -280,20 +270,15 @@ def digest_cmd(
     ] = False,
 ) -> None:
     """进度日报 The daily digest: print it, or --send it to the group robot."""
-    import datetime as dt
 
     from gis import digest
-    from gis.access import Principal
-    from gis.progress import CHINA
 
     settings = _settings()
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.datetime.now(CHINA).date()
-    except ValueError:
-        _fail(f"日期 {as_of!r} 格式不对，应为 YYYY-MM-DD。\nas_of must be YYYY-MM-DD.")
-    city = Principal(None, None, "cli", "viewer", None)
+    day = _day(as_of)
     with _transaction(settings) as session:
-        report = digest.build(session, principal=city, as_of=day, stale_days=settings.stale_days)
+        report = digest.build(
+            session, principal=TERMINAL, as_of=day, stale_days=settings.stale_days
+        )
     if not send:
         typer.echo(report.markdown)
         return

@@ -50,6 +50,14 @@ class Principal:
     def may_review(self, county: str) -> bool:
         return self.role in REVIEWING_ROLES and self.reads(county)
 
+    @property
+    def can_report(self) -> bool:
+        return self.role in REPORTING_ROLES
+
+    @property
+    def can_review(self) -> bool:
+        return self.role in REVIEWING_ROLES
+
     def sees_personal(self, county: str) -> bool:
         """Householders' names and phones: administrators, and managers of that county."""
         return self.role == "admin" or (
@@ -63,6 +71,8 @@ class Principal:
 
 
 ANONYMOUS = Principal(None, None, "匿名 anonymous", None, None)
+# The `rebuild` command: whoever runs it holds the database, and sees what it holds.
+TERMINAL = Principal(None, None, "命令行 terminal", "admin", None)
 
 
 def _counties_text(principal: Principal) -> str:

@@ -25,10 +25,9 @@ from sqlalchemy.orm import Session
 from gis import progress as engine
 from gis import progress_lists
 from gis.access import Principal
+from gis.progress import STATUS_ZH
 
 log = logging.getLogger("rebuild.digest")
-
-STATUS_ZH = {"overdue": "已逾期", "at_risk": "有风险"}
 
 
 @dataclass(frozen=True)

@@ -21,40 +21,26 @@ from gis import progress as engine
 from gis import progress_lists
 from gis.access import Principal
 from gis.burnup import Series, burnup
-from gis.vocab import LAYERS, STAGES
+from gis.progress import SCOPE, STATUS_COLOUR, STATUS_ZH, scope_params, state_as_of
+from gis.vocab import LAYERS, STAGE_ZH
 
-STATUS_ZH = {"done": "已完成", "on_track": "正常", "at_risk": "有风险", "overdue": "已逾期"}
-STATUS_COLOUR = {
-    "done": "#C6EFCE",
-    "on_track": "#DDEBF7",
-    "at_risk": "#FFEB9C",
-    "overdue": "#FFC7CE",
-}
-STAGE_ZH = {s.key: s.zh for s in STAGES}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EXCEL_MAX_ROWS = 1_048_576
 
+_AS_OF = state_as_of("cutoff", "past")
 _ASSETS = text(
-    """
+    f"""
     SELECT a.code, c.name_zh AS county, a.town, a.village, a.name, k.name_zh AS kind,
            a.batch, a.households, a.planned_investment_wan, a.funds_secured_wan,
-           CASE WHEN a.stage_observed_at IS NULL OR a.stage_observed_at < :cutoff THEN a.stage
-                ELSE coalesce((SELECT e.stage FROM counting_events e
-                                WHERE e.asset_id = a.id AND e.observed_at < :cutoff
-                                ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1),
-                              'not_started') END AS stage,
-           CASE WHEN a.stage_observed_at IS NULL OR a.stage_observed_at < :cutoff THEN a.percent
-                ELSE coalesce((SELECT e.percent FROM counting_events e
-                                WHERE e.asset_id = a.id AND e.observed_at < :cutoff
-                                ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1), 0)
-           END AS percent,
+           {_AS_OF.stage} AS stage,
+           {_AS_OF.percent} AS percent,
            a.householder_name, a.householder_phone, a.county_adcode
       FROM assets a
+      {_AS_OF.join}
       JOIN counties c ON c.adcode = a.county_adcode
       JOIN asset_kinds k ON k.layer = a.layer AND k.kind = a.kind
      WHERE a.layer = :layer
-       AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)
-       AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))
+       AND {SCOPE}
      ORDER BY a.county_adcode, a.code
      LIMIT :limit
     """
@@ -258,16 +244,8 @@ def _layer_sheet(book, session, principal, as_of, county, layer, heading) -> lis
                "阶段 Stage", "完成 %")  # fmt: skip
     for col, name in enumerate(headers):
         sheet.write(2, col, name, book.head)
-    assets = session.execute(
-        _ASSETS,
-        {
-            "layer": layer,
-            "county": county,
-            "scope": None if principal.counties is None else sorted(principal.counties),
-            "cutoff": engine.end_of(as_of),
-            "limit": EXCEL_MAX_ROWS - 4,
-        },
-    ).all()
+    params = scope_params(session, principal, as_of=as_of, county=county)
+    assets = session.execute(_ASSETS, {**params, "layer": layer, "limit": EXCEL_MAX_ROWS - 4}).all()
     personal = []
     for n, a in enumerate(assets):
         row = 3 + n

@@ -12,37 +12,27 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.access import Principal, require_read
+from gis.access import Principal
 from gis.crs import STORAGE_SRID
-from gis.progress import CHINA, check_as_of, end_of
-from gis.queries.features import check_county
-from gis.vocab import STAGES
+from gis.progress import SCOPE, scope_params, state_as_of
+from gis.vocab import STAGE_ZH
 
-STAGE_ZH = {s.key: s.zh for s in STAGES}
-
+_AS_OF = state_as_of("cutoff", "past")
 _LAYER = text(
-    """
+    f"""
     SELECT a.id, a.code, a.layer, a.kind, k.name_zh AS kind_zh, a.county_adcode,
            c.name_zh AS county_zh, a.town, a.village, a.name, a.batch, a.households,
            a.planned_investment_wan::float8 AS planned_investment_wan,
            a.funds_secured_wan::float8 AS funds_secured_wan,
-           CASE WHEN a.stage_observed_at IS NULL OR a.stage_observed_at < :cutoff THEN a.stage
-                ELSE coalesce((SELECT e.stage FROM counting_events e
-                                WHERE e.asset_id = a.id AND e.observed_at < :cutoff
-                                ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1),
-                              'not_started') END AS stage,
-           CASE WHEN a.stage_observed_at IS NULL OR a.stage_observed_at < :cutoff THEN a.percent
-                ELSE coalesce((SELECT e.percent FROM counting_events e
-                                WHERE e.asset_id = a.id AND e.observed_at < :cutoff
-                                ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1), 0)
-           END AS percent,
+           {_AS_OF.stage} AS stage,
+           {_AS_OF.percent} AS percent,
            a.householder_name, a.householder_phone, ST_AsBinary(a.geom) AS wkb
       FROM assets a
+      {_AS_OF.join}
       JOIN counties c ON c.adcode = a.county_adcode
       JOIN asset_kinds k ON k.layer = a.layer AND k.kind = a.kind
      WHERE a.layer = :layer
-       AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)
-       AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))
+       AND {SCOPE}
      ORDER BY a.id
     """
 )
@@ -58,19 +48,8 @@ def layer_frame(
     today: dt.date | None = None,
 ) -> gpd.GeoDataFrame:
     """The layer's assets the principal may read, with their stage and percent on ``as_of``."""
-    check_as_of(as_of, today=today or dt.datetime.now(CHINA).date())
-    if county is not None:
-        check_county(session, county)
-        require_read(principal, county)
-    rows = session.execute(
-        _LAYER,
-        {
-            "layer": layer,
-            "county": county,
-            "scope": None if principal.counties is None else sorted(principal.counties),
-            "cutoff": end_of(as_of),
-        },
-    ).all()
+    params = scope_params(session, principal, as_of=as_of, county=county, today=today)
+    rows = session.execute(_LAYER, {**params, "layer": layer}).all()
     columns = [c for c in rows[0]._fields if c != "wkb"] if rows else []
     data = {c: [getattr(r, c) for r in rows] for c in columns} if rows else {"stage": []}
     geometry = shapely.from_wkb([bytes(r.wkb) for r in rows])

@@ -20,6 +20,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -33,41 +34,76 @@ CHINA = dt.timezone(dt.timedelta(hours=8))
 FIRST_DAY = dt.date(2021, 7, 17)  # the disaster; nothing can be measured before it
 RECENT_DAYS = 14
 
-_PROGRESS = text(
+STATUS_ZH = {"done": "已完成", "on_track": "正常", "at_risk": "有风险", "overdue": "已逾期"}
+STATUS_COLOUR = {
+    "done": "#C6EFCE",
+    "on_track": "#DDEBF7",
+    "at_risk": "#FFEB9C",
+    "overdue": "#FFC7CE",
+}
+
+
+@dataclass(frozen=True)
+class AsOfSql:
+    """SQL pieces for the state of asset ``a`` before a cut-off: a LATERAL join to add to the
+    FROM clause, and expressions for the stage, percent and time of that observation."""
+
+    join: str
+    stage: str
+    percent: str
+    observed: str
+
+
+def state_as_of(cutoff: str, alias: str) -> AsOfSql:
+    """The state of asset ``a`` before the bound parameter ``:cutoff``. The asset's current
+    state is its newest counting report: when that was observed before the cut-off it is also
+    the state then, and only assets reported since search their history."""
+    current = f"(a.stage_observed_at IS NULL OR a.stage_observed_at < :{cutoff})"
+    join = f"""
+    LEFT JOIN LATERAL (
+        SELECT e.stage, e.percent, e.observed_at
+          FROM counting_events e
+         WHERE a.stage_observed_at >= :{cutoff}
+           AND e.asset_id = a.id AND e.observed_at < :{cutoff}
+         ORDER BY e.observed_at DESC, e.received_at DESC
+         LIMIT 1) {alias} ON true
     """
+    return AsOfSql(
+        join=join,
+        stage=f"CASE WHEN {current} THEN a.stage ELSE coalesce({alias}.stage, 'not_started') END",
+        percent=f"CASE WHEN {current} THEN a.percent ELSE coalesce({alias}.percent, 0) END",
+        observed=f"CASE WHEN {current} THEN a.stage_observed_at ELSE {alias}.observed_at END",
+    )
+
+
+# The reader's counties, and optionally one of them: every as-of query's WHERE clause.
+SCOPE = """
+    (CAST(:county AS text) IS NULL OR a.county_adcode = :county)
+    AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))
+"""
+
+_NOW, _BEFORE = state_as_of("cutoff", "now_past"), state_as_of("earlier", "before_past")
+
+_PROGRESS = text(
+    f"""
     WITH rules AS (
         SELECT d.rule, d.layer, d.kind, d.batch, d.stage, st.ordinal AS need, d.due_on,
                d.label_zh, d.label_en
           FROM deadline_dates d JOIN stages st ON st.stage = d.stage
          WHERE CAST(:layer AS text) IS NULL OR d.layer = :layer
-    ), scoped AS (
+    ), states AS (
         SELECT a.id, a.layer, a.kind, a.batch, a.county_adcode,
-               cur.ordinal AS current, a.stage_observed_at AS observed,
+               now_stage.ordinal AS now, before_stage.ordinal AS before,
                CASE WHEN a.layer = 'houses' THEN coalesce(a.households, 1) END AS households,
                CASE WHEN ST_Dimension(a.geom) = 1
                     THEN ST_Length(a.geom::geography) / 1000 END AS km,
                a.planned_investment_wan AS investment
-          FROM assets a JOIN stages cur ON cur.stage = a.stage
-         WHERE (CAST(:layer AS text) IS NULL OR a.layer = :layer)
-           AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)
-           AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))
-    ), states AS (
-        -- The asset's current state is its newest counting report: when that was observed
-        -- before the cut-off it is also the state then, and the history is not searched.
-        SELECT s.*,
-               CASE WHEN s.observed IS NULL OR s.observed < :cutoff THEN s.current
-                    ELSE coalesce((SELECT st.ordinal FROM counting_events e
-                                     JOIN stages st ON st.stage = e.stage
-                                    WHERE e.asset_id = s.id AND e.observed_at < :cutoff
-                                    ORDER BY e.observed_at DESC, e.received_at DESC
-                                    LIMIT 1), 0) END AS now,
-               CASE WHEN s.observed IS NULL OR s.observed < :earlier THEN s.current
-                    ELSE coalesce((SELECT st.ordinal FROM counting_events e
-                                     JOIN stages st ON st.stage = e.stage
-                                    WHERE e.asset_id = s.id AND e.observed_at < :earlier
-                                    ORDER BY e.observed_at DESC, e.received_at DESC
-                                    LIMIT 1), 0) END AS before
-          FROM scoped s
+          FROM assets a
+          {_NOW.join}
+          {_BEFORE.join}
+          JOIN stages now_stage ON now_stage.stage = {_NOW.stage}
+          JOIN stages before_stage ON before_stage.stage = {_BEFORE.stage}
+         WHERE (CAST(:layer AS text) IS NULL OR a.layer = :layer) AND {SCOPE}
     )
     SELECT r.rule, r.layer, r.kind, r.batch, r.stage, r.due_on, r.label_zh, r.label_en,
            x.county_adcode, c.name_zh AS county_zh,
@@ -130,6 +166,30 @@ def end_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), CHINA)
 
 
+def china_today() -> dt.date:
+    return dt.datetime.now(CHINA).date()
+
+
+def scope_params(
+    session: Session,
+    principal: Principal,
+    *,
+    as_of: dt.date,
+    county: str | None,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """Check the day and the county asked for; the parameters of SCOPE and ``:cutoff``."""
+    check_as_of(as_of, today=today or china_today())
+    if county is not None:
+        check_county(session, county)
+        require_read(principal, county)
+    return {
+        "county": county,
+        "scope": None if principal.counties is None else sorted(principal.counties),
+        "cutoff": end_of(as_of),
+    }
+
+
 def check_as_of(as_of: dt.date, *, today: dt.date) -> None:
     """Raise InvalidInput unless ``as_of`` lies between the disaster and today."""
     if as_of < FIRST_DAY:
@@ -157,26 +217,15 @@ def progress(
 ) -> list[RuleProgress]:
     """Every deadline rule's progress as of ``as_of``, per county the principal may read and
     in total (the rows with ``county_adcode`` None), earliest due first."""
-    check_as_of(as_of, today=today or dt.datetime.now(CHINA).date())
     if layer is not None and layer not in LAYERS:
         raise InvalidInput(
             f"图层 {layer!r} 不存在，可选：{'、'.join(LAYERS)}",
             f"Unknown layer {layer!r}; use one of {', '.join(LAYERS)}.",
             field="layer",
         )
-    if county is not None:
-        check_county(session, county)
-        require_read(principal, county)
-    rows = session.execute(
-        _PROGRESS,
-        {
-            "layer": layer,
-            "county": county,
-            "scope": None if principal.counties is None else sorted(principal.counties),
-            "cutoff": end_of(as_of),
-            "earlier": end_of(as_of - dt.timedelta(days=RECENT_DAYS)),
-        },
-    ).all()
+    params = scope_params(session, principal, as_of=as_of, county=county, today=today)
+    earlier = end_of(as_of - dt.timedelta(days=RECENT_DAYS))
+    rows = session.execute(_PROGRESS, {**params, "layer": layer, "earlier": earlier}).all()
     return [_measure(row, as_of) for row in rows]
 
 

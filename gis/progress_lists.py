@@ -10,25 +10,11 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.access import Principal, require_read
+from gis.access import Principal
 from gis.errors import InvalidInput
-from gis.progress import CHINA, check_as_of, end_of
-from gis.queries.features import check_county
+from gis.progress import SCOPE, end_of, scope_params, state_as_of
 
-# The newest counting report of asset ``a`` observed before :cutoff (none: not started).
-_STATE_AS_OF = """
-    LEFT JOIN LATERAL (
-        SELECT e.stage, e.percent, e.observed_at
-          FROM counting_events e
-         WHERE e.asset_id = a.id AND e.observed_at < :cutoff
-         ORDER BY e.observed_at DESC, e.received_at DESC
-         LIMIT 1) st ON true
-"""
-
-_SCOPE = """
-    (CAST(:county AS text) IS NULL OR a.county_adcode = :county)
-    AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))
-"""
+_AS_OF = state_as_of("cutoff", "past")
 
 _OVERDUE = text(
     f"""
@@ -36,18 +22,18 @@ _OVERDUE = text(
            c.name_zh AS county_zh, a.town, a.village,
            d.rule, d.label_zh AS rule_zh, d.due_on, d.stage AS due_stage,
            CAST(:day AS date) - d.due_on AS days_overdue,
-           coalesce(st.stage, 'not_started') AS stage,
-           coalesce(st.percent, 0) AS percent, st.observed_at AS last_report
+           {_AS_OF.stage} AS stage,
+           {_AS_OF.percent} AS percent, {_AS_OF.observed} AS last_report
       FROM deadline_dates d
       JOIN stages need ON need.stage = d.stage
       JOIN assets a ON a.layer = d.layer
                    AND (d.kind IS NULL OR a.kind = d.kind)
                    AND (d.batch IS NULL OR a.batch = d.batch)
-      {_STATE_AS_OF}
-      JOIN stages now ON now.stage = coalesce(st.stage, 'not_started')
+      {_AS_OF.join}
+      JOIN stages now ON now.stage = {_AS_OF.stage}
       JOIN asset_kinds k ON k.layer = a.layer AND k.kind = a.kind
       JOIN counties c ON c.adcode = a.county_adcode
-     WHERE d.due_on < :day AND now.ordinal < need.ordinal AND {_SCOPE}
+     WHERE d.due_on < :day AND now.ordinal < need.ordinal AND {SCOPE}
        AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
      ORDER BY d.due_on, a.county_adcode, a.code
      LIMIT :limit OFFSET :offset
@@ -58,19 +44,19 @@ _STALE = text(
     f"""
     SELECT a.id, a.code, a.name, a.layer, a.kind, k.name_zh AS kind_zh, a.county_adcode,
            c.name_zh AS county_zh, a.town, a.village,
-           coalesce(st.stage, 'not_started') AS stage, coalesce(st.percent, 0) AS percent,
-           st.observed_at AS last_report,
-           CAST(:day AS date) - CAST(st.observed_at AT TIME ZONE 'Asia/Shanghai' AS date)
+           {_AS_OF.stage} AS stage, {_AS_OF.percent} AS percent,
+           {_AS_OF.observed} AS last_report,
+           CAST(:day AS date) - CAST({_AS_OF.observed} AT TIME ZONE 'Asia/Shanghai' AS date)
                AS days_since
       FROM assets a
-      {_STATE_AS_OF}
+      {_AS_OF.join}
       JOIN asset_kinds k ON k.layer = a.layer AND k.kind = a.kind
       JOIN counties c ON c.adcode = a.county_adcode
-     WHERE coalesce(st.stage, 'not_started') NOT IN ('completed', 'accepted')
-       AND (st.observed_at IS NULL OR st.observed_at < :stale_before)
-       AND {_SCOPE}
+     WHERE {_AS_OF.stage} NOT IN ('completed', 'accepted')
+       AND ({_AS_OF.observed} IS NULL OR {_AS_OF.observed} < :stale_before)
+       AND {SCOPE}
        AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
-     ORDER BY st.observed_at NULLS FIRST, a.code
+     ORDER BY {_AS_OF.observed} NULLS FIRST, a.code
      LIMIT :limit OFFSET :offset
     """
 )
@@ -87,19 +73,8 @@ def _params(
     offset: int,
     today: dt.date | None,
 ) -> dict[str, Any]:
-    check_as_of(as_of, today=today or dt.datetime.now(CHINA).date())
-    if county is not None:
-        check_county(session, county)
-        require_read(principal, county)
-    return {
-        "day": as_of,
-        "cutoff": end_of(as_of),
-        "county": county,
-        "layer": layer,
-        "scope": None if principal.counties is None else sorted(principal.counties),
-        "limit": limit,
-        "offset": offset,
-    }
+    params = scope_params(session, principal, as_of=as_of, county=county, today=today)
+    return {**params, "day": as_of, "layer": layer, "limit": limit, "offset": offset}
 
 
 def overdue(
@@ -145,24 +120,16 @@ def stale(
     return [dict(row._mapping) for row in session.execute(_STALE, params)]
 
 
-# Percent done of asset ``a`` on the day: its current percent when observed before the cut-off,
-# else from its history (the shortcut of gis/progress.py).
-_PERCENT_AS_OF = """
-    CASE WHEN a.stage_observed_at IS NULL OR a.stage_observed_at < :cutoff THEN a.percent
-         ELSE coalesce((SELECT e.percent FROM counting_events e
-                         WHERE e.asset_id = a.id AND e.observed_at < :cutoff
-                         ORDER BY e.observed_at DESC, e.received_at DESC LIMIT 1), 0) END
-"""
-
 _MONEY_SUMMARY = text(
     f"""
     SELECT a.county_adcode, c.name_zh AS county_zh, a.layer,
            count(*) AS assets,
            sum(a.planned_investment_wan) AS planned_wan,
            sum(a.funds_secured_wan) AS secured_wan,
-           round(avg({_PERCENT_AS_OF}), 1) AS mean_percent_done
-      FROM assets a JOIN counties c ON c.adcode = a.county_adcode
-     WHERE {_SCOPE} AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
+           round(avg({_AS_OF.percent}), 1) AS mean_percent_done
+      FROM assets a {_AS_OF.join}
+      JOIN counties c ON c.adcode = a.county_adcode
+     WHERE {SCOPE} AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
      GROUP BY GROUPING SETS ((a.county_adcode, c.name_zh, a.layer), (a.layer))
      ORDER BY a.layer, a.county_adcode NULLS LAST
     """
@@ -175,10 +142,11 @@ _MONEY_GAPS = text(
                a.village, a.planned_investment_wan AS planned_wan,
                a.funds_secured_wan AS secured_wan,
                round(100 * a.funds_secured_wan / a.planned_investment_wan, 1) AS percent_funded,
-               {_PERCENT_AS_OF} AS percent_done
-          FROM assets a JOIN counties c ON c.adcode = a.county_adcode
+               {_AS_OF.percent} AS percent_done
+          FROM assets a {_AS_OF.join}
+          JOIN counties c ON c.adcode = a.county_adcode
          WHERE a.planned_investment_wan > 0 AND a.funds_secured_wan IS NOT NULL
-           AND {_SCOPE} AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
+           AND {SCOPE} AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
     ) m
      WHERE CASE WHEN :ahead THEN m.percent_funded - m.percent_done
                 ELSE m.percent_done - m.percent_funded END >= :gap

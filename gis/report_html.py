@@ -5,11 +5,8 @@ import datetime as dt
 from html import escape
 
 from gis.burnup import Series
-from gis.progress import RuleProgress
+from gis.progress import STATUS_COLOUR, STATUS_ZH, RuleProgress
 from gis.vocab import LAYERS
-
-STATUS_ZH = {"done": "已完成", "on_track": "正常", "at_risk": "有风险", "overdue": "已逾期"}
-STATUS_CSS = {"done": "#C6EFCE", "on_track": "#DDEBF7", "at_risk": "#FFEB9C", "overdue": "#FFC7CE"}
 
 STYLE = """
 body { font-family: "Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif;
@@ -80,7 +77,7 @@ def progress_html(
             f"<td>{r.days_left}</td>"
             f"<td>{'' if r.required_per_day is None else f'{r.required_per_day:.2f}'}</td>"
             f"<td>{r.recent_per_day:.2f}</td><td>{r.projected_finish or ''}</td>"
-            f'<td style="background:{STATUS_CSS[r.status]}">{STATUS_ZH[r.status]}</td></tr>'
+            f'<td style="background:{STATUS_COLOUR[r.status]}">{STATUS_ZH[r.status]}</td></tr>'
         )
     body.append('</table><h2>进度曲线 Burn-up</h2><div class="charts">')
     for s in series:

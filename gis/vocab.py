@@ -76,6 +76,7 @@ STAGES: tuple[Term, ...] = (
     Term("accepted", "已验收（具备入住条件）", "Accepted / ready for move-in"),
 )
 STAGE_ORDER: dict[str, int] = {t.key: i for i, t in enumerate(STAGES)}
+STAGE_ZH: dict[str, str] = {t.key: t.zh for t in STAGES}
 STAGE_ZERO_PERCENT = ("not_started", "preparatory_done")
 STAGE_FULL_PERCENT = ("completed", "accepted")
 

@@ -72,8 +72,8 @@ def me_of(session: SessionDep, principal: Principal) -> MePublic:
         role_zh=ROLES.get(principal.role or "", ""),
         role_en=ROLES_EN.get(principal.role or "", ""),
         counties=[CountyPublic(adcode=a, name_zh=n) for a, n in names],
-        can_report=principal.role in ("admin", "manager", "inspector"),
-        can_review=principal.role in ("admin", "manager"),
+        can_report=principal.can_report,
+        can_review=principal.can_review,
         sees_personal=principal.personal_everywhere_it_reads,
     )
 

@@ -1,20 +1,41 @@
-"""Exports for county offices: the progress workbook (gis/exports.py), for the reader's
-counties, with householders' personal data only for those allowed to see it."""
+"""Exports for county offices and GIS: the progress workbook, CSV and zip (gis/exports.py) and
+the layers with their state on a day (gis/layer_exports.py), for the reader's counties, with
+householders' personal data only for those allowed to see it."""
 
 import datetime as dt
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from api.deps import SessionDep
+from api.params import County, Day
 from api.security import CurrentPrincipal
 from gis import exports, layer_exports
-from gis.progress import CHINA
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+GPKG = "application/geopackage+sqlite3"
+GEOJSON = "application/geo+json"
+
+LayerName = Annotated[str, Path(pattern="^(houses|water_works|roads)$")]
+
+
+def _download(body: bytes, media_type: str, filename: str, filename_zh: str | None = None):
+    """An attachment; the Chinese name for browsers that read RFC 6266, ASCII for the rest."""
+    disposition = f'attachment; filename="{filename}"'
+    if filename_zh:
+        disposition += f"; filename*=UTF-8''{quote(filename_zh)}"
+    headers = {"Content-Disposition": disposition, "Cache-Control": "private, no-store"}
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _names(day: dt.date, county: str | None, suffix: str) -> tuple[str, str]:
+    return (
+        f"rebuild-progress-{county or 'city'}-{day}.{suffix}",
+        f"新乡市灾后重建进度_{county or '全市'}_{day}.{suffix}",
+    )
 
 
 @router.get(
@@ -24,21 +45,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     responses={200: {"content": {XLSX: {}}}},
 )
 def progress_xlsx(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD (default: today)")] = None,
-    county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+    session: SessionDep, principal: CurrentPrincipal, day: Day, county: County = None
 ) -> Response:
-    day = as_of or dt.datetime.now(CHINA).date()
     body = exports.progress_workbook(session, principal=principal, as_of=day, county=county)
-    name = f"新乡市灾后重建进度_{county or '全市'}_{day}.xlsx"
-    ascii_name = f"rebuild-progress-{county or 'city'}-{day}.xlsx"
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    return Response(
-        body,
-        media_type=XLSX,
-        headers={"Content-Disposition": disposition, "Cache-Control": "private, no-store"},
-    )
+    return _download(body, XLSX, *_names(day, county, "xlsx"))
 
 
 @router.get(
@@ -48,21 +58,10 @@ def progress_xlsx(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def progress_csv(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD (default: today)")] = None,
-    county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+    session: SessionDep, principal: CurrentPrincipal, day: Day, county: County = None
 ) -> Response:
-    day = as_of or dt.datetime.now(CHINA).date()
     body = exports.progress_csv(session, principal=principal, as_of=day, county=county)
-    name = f"新乡市灾后重建进度_{county or '全市'}_{day}.csv"
-    ascii_name = f"rebuild-progress-{county or 'city'}-{day}.csv"
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": disposition, "Cache-Control": "private, no-store"},
-    )
+    return _download(body, "text/csv; charset=utf-8", *_names(day, county, "csv"))
 
 
 @router.get(
@@ -71,71 +70,46 @@ def progress_csv(
     response_class=Response,
     responses={200: {"content": {"application/zip": {}}}},
 )
-def progress_zip(
-    session: SessionDep,
-    principal: CurrentPrincipal,
-    as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD (default: today)")] = None,
-) -> Response:
-    day = as_of or dt.datetime.now(CHINA).date()
+def progress_zip(session: SessionDep, principal: CurrentPrincipal, day: Day) -> Response:
     body = exports.progress_zip(session, principal=principal, as_of=day)
-    return Response(
-        body,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="rebuild-progress-counties-{day}.zip"',
-            "Cache-Control": "private, no-store",
-        },
-    )
-
-
-LayerName = Annotated[str, Path(pattern="^(houses|water_works|roads)$")]
-
-
-def _layer(session, principal, layer, as_of, county):
-    day = as_of or dt.datetime.now(CHINA).date()
-    frame = layer_exports.layer_frame(
-        session, principal=principal, layer=layer, as_of=day, county=county
-    )
-    return frame, f"rebuild-{layer}-{county or 'city'}-{day}"
+    return _download(body, "application/zip", f"rebuild-progress-counties-{day}.zip")
 
 
 @router.get(
     "/{layer}.gpkg",
     summary="图层（GeoPackage，QGIS）A layer with its state on a day",
     response_class=Response,
-    responses={200: {"content": {"application/geopackage+sqlite3": {}}}},
+    responses={200: {"content": {GPKG: {}}}},
 )
 def layer_gpkg(
     session: SessionDep,
     principal: CurrentPrincipal,
     layer: LayerName,
-    as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD (default: today)")] = None,
-    county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+    day: Day,
+    county: County = None,
 ) -> Response:
-    frame, name = _layer(session, principal, layer, as_of, county)
-    return Response(
-        layer_exports.geopackage(frame, layer),
-        media_type="application/geopackage+sqlite3",
-        headers={"Content-Disposition": f'attachment; filename="{name}.gpkg"'},
+    frame = layer_exports.layer_frame(
+        session, principal=principal, layer=layer, as_of=day, county=county
     )
+    body = layer_exports.geopackage(frame, layer)
+    return _download(body, GPKG, f"rebuild-{layer}-{county or 'city'}-{day}.gpkg")
 
 
 @router.get(
     "/{layer}.geojson",
     summary="图层（GeoJSON）A layer with its state on a day",
     response_class=Response,
-    responses={200: {"content": {"application/geo+json": {}}}},
+    responses={200: {"content": {GEOJSON: {}}}},
 )
 def layer_geojson(
     session: SessionDep,
     principal: CurrentPrincipal,
     layer: LayerName,
-    as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD (default: today)")] = None,
-    county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
+    day: Day,
+    county: County = None,
 ) -> Response:
-    frame, name = _layer(session, principal, layer, as_of, county)
-    return Response(
-        layer_exports.geojson(frame),
-        media_type="application/geo+json",
-        headers={"Content-Disposition": f'attachment; filename="{name}.geojson"'},
+    frame = layer_exports.layer_frame(
+        session, principal=principal, layer=layer, as_of=day, county=county
     )
+    body = layer_exports.geojson(frame)
+    return _download(body, GEOJSON, f"rebuild-{layer}-{county or 'city'}-{day}.geojson")

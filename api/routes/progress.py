@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep
+from api.params import County, Day, Layer, Limit, Offset
 from api.security import CurrentPrincipal
 from gis import progress as engine
 from gis import progress_lists
@@ -21,13 +22,10 @@ router = APIRouter(tags=["progress"])
 def progress_table(
     session: SessionDep,
     principal: CurrentPrincipal,
-    as_of: Annotated[
-        dt.date | None, Query(description="截至日期 YYYY-MM-DD (default: today, China time)")
-    ] = None,
-    county: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
-    layer: Annotated[str | None, Query(pattern="^(houses|water_works|roads)$")] = None,
+    day: Day,
+    county: County = None,
+    layer: Layer = None,
 ) -> dict[str, Any]:
-    day = as_of or dt.datetime.now(engine.CHINA).date()
     rows = engine.progress(session, principal=principal, as_of=day, county=county, layer=layer)
     totals = [row for row in rows if row.county_adcode is None]
     return {
@@ -46,28 +44,16 @@ def _without_county(row: engine.RuleProgress) -> dict[str, Any]:
     return body
 
 
-AsOf = Annotated[dt.date | None, Query(description="截至日期 YYYY-MM-DD (default: today)")]
-County = Annotated[str | None, Query(pattern=r"^[0-9]{6}$")]
-Layer = Annotated[str | None, Query(pattern="^(houses|water_works|roads)$")]
-Limit = Annotated[int, Query(ge=1, le=5000)]
-Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(engine.CHINA).date()
-
-
 @router.get("/progress/overdue", summary="逾期项目 Assets past a due date, not at its stage")
 def overdue(
     session: SessionDep,
     principal: CurrentPrincipal,
-    as_of: AsOf = None,
+    day: Day,
     county: County = None,
     layer: Layer = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    day = as_of or _today()
     rows = progress_lists.overdue(
         session, principal=principal, as_of=day, county=county, layer=layer, limit=limit,
         offset=offset,
@@ -80,14 +66,13 @@ def stale(
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
-    as_of: AsOf = None,
+    day: Day,
     days: Annotated[int | None, Query(ge=1, le=3650)] = None,
     county: County = None,
     layer: Layer = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> dict[str, Any]:
-    day = as_of or _today()
     silent_days = days or request.app.state.settings.stale_days
     rows = progress_lists.stale(
         session, principal=principal, as_of=day, days=silent_days, county=county, layer=layer,
@@ -109,13 +94,12 @@ def stale(
 def money(
     session: SessionDep,
     principal: CurrentPrincipal,
-    as_of: AsOf = None,
+    day: Day,
     gap: Annotated[float, Query(gt=0, le=100, description="percentage points")] = 30,
     county: County = None,
     layer: Layer = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
-    day = as_of or _today()
     result = progress_lists.money(
         session, principal=principal, as_of=day, gap=gap, county=county, layer=layer,
         limit=limit,
@@ -136,10 +120,9 @@ def money(
 def printable_report(
     session: SessionDep,
     principal: CurrentPrincipal,
-    as_of: AsOf = None,
+    day: Day,
     county: County = None,
 ) -> HTMLResponse:
-    day = as_of or _today()
     rows = engine.progress(session, principal=principal, as_of=day, county=county)
     series = burnup(session, principal=principal, as_of=day, county=county)
     page = progress_html(rows, series, as_of=day, generated_at=dt.datetime.now(engine.CHINA))

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import db
-from gis.access import Principal
+from gis.access import Principal, require_read
 from gis.errors import NotFound
 from gis.queries import features
 
@@ -137,6 +137,8 @@ def report_list(
 ) -> list[dict[str, Any]]:
     """Reports the principal may read, newest received first; ``flagged`` only doubtful ones,
     ``review`` one of pending / confirmed / rejected."""
+    if county is not None:
+        require_read(principal, county)
     clauses = [SCOPE]
     if flagged:
         clauses.append("e.flags <> '{}'")

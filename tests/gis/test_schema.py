@@ -83,7 +83,7 @@ def test_duplicate_code_is_refused(connection: Connection) -> None:
 
 
 def test_road_line_inside_county_is_accepted(connection: Connection) -> None:
-    _insert(
+    road = _insert(
         connection,
         code="GL-410781-99001",
         layer="roads",
@@ -91,6 +91,10 @@ def test_road_line_inside_county_is_accepted(connection: Connection) -> None:
         batch=2,
         wkt="LINESTRING(114.06 35.40, 114.07 35.41, 114.08 35.41)",
     )
+    stored = connection.execute(
+        text("SELECT ST_GeometryType(geom), batch FROM assets WHERE id = :id"), {"id": road}
+    ).one()
+    assert tuple(stored) == ("ST_LineString", 2)
 
 
 def test_events_are_append_only(connection: Connection) -> None:

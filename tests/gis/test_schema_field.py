@@ -96,6 +96,10 @@ def test_audit_tables_are_append_only(connection: Connection, table: str) -> Non
     for statement in (f"UPDATE {table} SET event_id = event_id", f"DELETE FROM {table}",
                       f"TRUNCATE {table} CASCADE"):  # fmt: skip
         _refused(connection, statement, {}, "append-only")
+    kept = connection.execute(
+        text(f"SELECT count(*) FROM {table} WHERE event_id = :e"), {"e": event}
+    )
+    assert kept.scalar_one() == 1
 
 
 def test_counting_events_leave_out_rejected_and_held_reports(connection: Connection) -> None:
@@ -118,6 +122,8 @@ def test_tokens_are_stored_as_hashes_only(connection: Connection) -> None:
            "VALUES (:h, :u, 'bearer', now() + interval '1 hour')")  # fmt: skip
     _refused(connection, sql, {"h": b"plain-token", "u": user}, "auth_tokens_token_hash_check")
     connection.execute(text(sql), {"h": b"x" * 32, "u": user})
+    stored = text("SELECT length(token_hash) FROM auth_tokens WHERE user_id = :u")
+    assert connection.execute(stored, {"u": user}).scalars().all() == [32]
 
 
 def test_photo_ids_are_content_hashes(connection: Connection) -> None:
@@ -125,6 +131,8 @@ def test_photo_ids_are_content_hashes(connection: Connection) -> None:
            "VALUES (:id, :t, 10, 4, 3)")  # fmt: skip
     _refused(connection, sql, {"id": "../../etc/passwd", "t": "image/jpeg"}, "photos_id_check")
     _refused(connection, sql, {"id": "b" * 64, "t": "image/gif"}, "photos_content_type_check")
+    connection.execute(text(sql), {"id": "b" * 64, "t": "image/png"})
+    assert connection.execute(text("SELECT count(*) FROM photos")).scalar_one() == 1
 
 
 def test_roles_and_disabling(connection: Connection) -> None:
@@ -141,6 +149,11 @@ def test_roles_and_disabling(connection: Connection) -> None:
         {"u": user},
         "users_disabled_inactive",
     )
+    connection.execute(
+        text("UPDATE users SET is_active = false, disabled_at = now() WHERE id = :u"), {"u": user}
+    )
+    state = text("SELECT role, is_active FROM users WHERE id = :u")
+    assert tuple(connection.execute(state, {"u": user}).one()) == ("inspector", False)
 
 
 def test_moving_an_asset_out_of_its_county_is_refused(connection: Connection) -> None:
@@ -157,3 +170,5 @@ def test_moving_an_asset_out_of_its_county_is_refused(connection: Connection) ->
     connection.execute(
         text("UPDATE assets SET percent = 0, version = 2 WHERE id = :a"), {"a": asset}
     )
+    moved = text("SELECT ST_AsText(geom), version FROM assets WHERE id = :a")
+    assert tuple(connection.execute(moved, {"a": asset}).one()) == ("POINT(114.08 35.41)", 2)
