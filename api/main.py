@@ -17,6 +17,7 @@ from api.routes import (
     exports,
     health,
     inspect,
+    maps,
     ogc,
     pages,
     photos,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exports.router,
         photos.router,
         inspect.router,
+        maps.router,
         pages.router,
         docs.router,
     ):

@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     body_max_mb: float = Field(
         default=10, gt=0, description="Largest request body other than a photo upload, in MB."
     )
+    basemap_url: str | None = Field(
+        default=None,
+        description="XYZ tile URL template of a basemap under the maps, e.g. a local tile "
+        "server's http://tiles.intranet/{z}/{x}/{y}.png. Unset: none (county boundaries only).",
+    )
+    basemap_attribution: str | None = Field(
+        default=None, description="Credit shown for the basemap (required by most providers)."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 
