@@ -242,6 +242,49 @@ def export_progress(
     typer.echo(f"已写入 {output}（{len(body):,} 字节）wrote {output}")
 
 
+@app.command("map")
+def map_cmd(
+    output: Annotated[Path, typer.Option("-o", "--output", help="the HTML file to write")],
+    layer: Annotated[
+        str | None,
+        typer.Option(help="houses, water_works or roads (default: the counties' overview)"),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="截至日期 YYYY-MM-DD (default: today)")
+    ] = None,
+    county: Annotated[str | None, typer.Option(help="县区代码 county adcode")] = None,
+    kind: Annotated[str | None, typer.Option(help="类别 kind of asset (layer maps)")] = None,
+    stage: Annotated[str | None, typer.Option(help="阶段 stage on the day (layer maps)")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="done, pending, overdue or none (layer maps)")
+    ] = None,
+    rule: Annotated[str | None, typer.Option(help="时间节点 deadline rule (overview)")] = None,
+    lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+) -> None:
+    """单文件地图 One self-contained HTML map (scripts, styles and features inlined) that opens
+    with no server and no internet; a layer map holds at most gis.maps.INLINE_MAX assets."""
+    from gis import maps
+    from gis.maps.text import check_lang
+
+    settings = _settings()
+    day = _day(as_of)
+    look = maps.Look(
+        lang=check_lang(lang),
+        basemap_url=settings.basemap_url,
+        basemap_attribution=settings.basemap_attribution,
+        served=False,
+    )
+    with _transaction(settings) as session:
+        if layer is None:
+            m = maps.overview_map(session, principal=TERMINAL, as_of=day, rule=rule, look=look)
+        else:
+            flt = maps.AssetFilter(layer, day, county=county, kind=kind, stage=stage, status=status)
+            m = maps.layer_map(session, principal=TERMINAL, flt=flt, look=look)
+    page = maps.standalone(m, vendor_dir=settings.vendor_dir, static_dir=maps.STATIC_DIR)
+    output.write_text(page, encoding="utf-8")
+    typer.echo(f"已写入 {output}（{len(page.encode()):,} 字节）wrote {output}")
+
+
 @app.command("report")
 def dated_report(
     output: Annotated[Path, typer.Option("-o", "--output", help="folder to write into")],

@@ -36,7 +36,7 @@ def overview(
     session: SessionDep,
     principal: CurrentPrincipal,
     day: Day,
-    layer: Annotated[str, Query(max_length=40)] = "houses",
+    layer: Word = None,
     rule: Word = None,
     lang: Lang = "zh",
 ) -> HTMLResponse:

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import folium
 
-from gis.maps.assets import inline_assets
+from gis.maps.assets import STATIC_DIR, inline_assets
 from gis.maps.build import Look, layer_map, month_steps, overview_map
 from gis.maps.data import INLINE_MAX, AssetFilter
 
 __all__ = [
     "INLINE_MAX",
+    "STATIC_DIR",
     "AssetFilter",
     "Look",
     "layer_map",

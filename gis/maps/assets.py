@@ -13,6 +13,9 @@ from pathlib import Path
 
 from branca.element import Element
 
+from gis.settings import PROJECT_ROOT
+
+STATIC_DIR = PROJECT_ROOT / "web" / "static"  # served under /static (api/main.py)
 VENDOR = "/vendor/"
 STATIC = "/static/"
 

@@ -154,15 +154,19 @@ def overview_map(
     *,
     principal: Principal,
     as_of: dt.date,
-    layer: str = "houses",
+    layer: str | None = None,
     rule: str | None = None,
     look: Look = Look(),
 ) -> folium.Map:
     """The counties the principal may read, filled by their status against ``rule`` (default:
-    the layer's earliest rule) as of ``as_of``; a tooltip with each county's figures."""
+    the layer's earliest rule) as of ``as_of``; a tooltip with each county's figures. Without
+    a layer: the rule's, or houses."""
+    every_rule = deadline_rules(session)
+    if layer is None:
+        layer = next((r.layer for r in every_rule if r.rule == rule), "houses")
     data.check_layer(layer)
     lang, words = look.lang, text.TEXT[look.lang]
-    rules = [r for r in deadline_rules(session) if r.layer == layer]
+    rules = [r for r in every_rule if r.layer == layer]
     chosen = next((r for r in rules if r.rule == (rule or rules[0].rule)), None) if rules else None
     if chosen is None:
         raise InvalidInput(

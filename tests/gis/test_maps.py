@@ -84,7 +84,9 @@ def test_the_overview_fills_each_county_by_its_status_with_its_figures(
 
 def test_the_overview_refuses_a_rule_of_another_layer(session: Session) -> None:
     with pytest.raises(InvalidInput) as refused:
-        maps.overview_map(session, principal=TERMINAL, as_of=DAY, rule="roads_completed")
+        maps.overview_map(
+            session, principal=TERMINAL, as_of=DAY, layer="houses", rule="roads_completed"
+        )
     assert refused.value.field == "rule" and "houses_general_repair" in refused.value.en
 
 
