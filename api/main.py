@@ -23,6 +23,7 @@ from api.routes import (
     photos,
     progress,
     reports,
+    tiles,
 )
 from api.security import BasicCache, LoginThrottle, guard
 from gis import db
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assets.router,
         reports.router,
         progress.router,
+        tiles.router,
         deadlines.router,
         exports.router,
         photos.router,

@@ -480,6 +480,14 @@ MATRIX: dict[tuple[str, str], tuple[Access, tuple[Call, ...]]] = {
             Call(f"/reports/progress?county={HONGQI}", readers_of(HONGQI)),
         ),
     ),
+    ("GET", "/tiles/{layer}/{z}/{x}/{y}.pbf"): (
+        Access.LOGIN,
+        (
+            # The world's one tile holds both houses: each reader gets the ones it may read.
+            Call("/tiles/houses/0/0/0.pbf", logged_in()),
+            Call(f"/tiles/houses/0/0/0.pbf?county={WEIHUI}", readers_of(WEIHUI)),
+        ),
+    ),
     ("GET", "/deadlines"): (Access.LOGIN, (Call("/deadlines", logged_in()),)),
     ("GET", "/deadlines/changes"): (Access.LOGIN, (Call("/deadlines/changes", logged_in()),)),
     ("PUT", "/deadlines/{rule}"): (
