@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
+    Column,
     Date,
     DateTime,
     Double,
@@ -18,11 +19,14 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Identity,
     Index,
+    Integer,
     LargeBinary,
     Numeric,
     SmallInteger,
     String,
+    Table,
     Text,
+    UniqueConstraint,
     false,
     func,
     text,
@@ -278,6 +282,29 @@ class AppMeta(Base):
 
     key: Mapped[str] = mapped_column(Text, primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+# Assets per stage and day, as steps (migration 0005 explains them; triggers keep them). A table
+# without a primary key (batch may be null), so not an ORM class: nothing maps its rows.
+progress_tallies = Table(
+    "progress_tallies",
+    Base.metadata,
+    Column("layer", Text, nullable=False),
+    Column("county_adcode", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("batch", SmallInteger),
+    Column("stage", ForeignKey("stages.stage"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("assets", Integer, nullable=False),
+    Column("households", Integer, nullable=False),
+    Column("km", Numeric(14, 3), nullable=False),
+    Column("investment_wan", Numeric(16, 2), nullable=False),
+    UniqueConstraint(
+        *("layer", "county_adcode", "kind", "batch", "stage", "day"),
+        name="progress_tallies_key",
+        postgresql_nulls_not_distinct=True,
+    ),
+)
 
 
 def personal_columns() -> list[str]:

@@ -5,6 +5,10 @@ and unconfirmed conflicts do not count) observed before the end of D, China time
 observed after D never changes the answer for D. The rules are today's (``deadline_dates``):
 progress as of an earlier date is measured against the rules as they stand now.
 
+The counts come from ``progress_tallies`` (migration 0005): each asset's moves between stages
+summed per county, group and day as reports arrive, so a table as of any day sums a few hundred
+thousand rows at most instead of reading every asset and its history.
+
 For each rule and county: assets in scope, assets at the rule's stage or beyond, percent by
 count, by physical size (households for houses, kilometres for roads and line works) and by
 planned investment; days left; the daily rate now required; the recent rate (net assets reaching
@@ -76,14 +80,19 @@ def state_as_of(cutoff: str, alias: str) -> AsOfSql:
     )
 
 
-# The reader's counties, and optionally one of them: every as-of query's WHERE clause.
-SCOPE = """
-    (CAST(:county AS text) IS NULL OR a.county_adcode = :county)
-    AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))
-"""
+def in_scope(alias: str) -> str:
+    """The reader's counties, and optionally one of them, for rows ``alias`` with a
+    ``county_adcode``: the parameters ``:county`` and ``:scope`` come from ``scope_params``."""
+    return f"""
+    (CAST(:county AS text) IS NULL OR {alias}.county_adcode = :county)
+    AND (CAST(:scope AS text[]) IS NULL OR {alias}.county_adcode = ANY(:scope))
+    """
 
-_NOW, _BEFORE = state_as_of("cutoff", "now_past"), state_as_of("earlier", "before_past")
 
+SCOPE = in_scope("a")  # every as-of query over assets ``a``
+
+# The tallies (migration 0005) hold each asset's steps between stages per day; summed up to a
+# day they give the assets in each stage on that day, per county and group, with their weights.
 _PROGRESS = text(
     f"""
     WITH rules AS (
@@ -91,40 +100,41 @@ _PROGRESS = text(
                d.label_zh, d.label_en
           FROM deadline_dates d JOIN stages st ON st.stage = d.stage
          WHERE CAST(:layer AS text) IS NULL OR d.layer = :layer
-    ), states AS (
-        SELECT a.id, a.layer, a.kind, a.batch, a.county_adcode,
-               now_stage.ordinal AS now, before_stage.ordinal AS before,
-               CASE WHEN a.layer = 'houses' THEN coalesce(a.households, 1) END AS households,
-               CASE WHEN ST_Dimension(a.geom) = 1
-                    THEN ST_Length(a.geom::geography) / 1000 END AS km,
-               a.planned_investment_wan AS investment
-          FROM assets a
-          {_NOW.join}
-          {_BEFORE.join}
-          JOIN stages now_stage ON now_stage.stage = {_NOW.stage}
-          JOIN stages before_stage ON before_stage.stage = {_BEFORE.stage}
-         WHERE (CAST(:layer AS text) IS NULL OR a.layer = :layer) AND {SCOPE}
+    ), stages_on AS (
+        SELECT t.layer, t.county_adcode, t.kind, t.batch, st.ordinal,
+               sum(t.assets) FILTER (WHERE t.day <= :day) AS assets,
+               sum(t.assets) FILTER (WHERE t.day <= :earlier) AS assets_before,
+               sum(t.households) FILTER (WHERE t.day <= :day) AS households,
+               sum(t.km) FILTER (WHERE t.day <= :day) AS km,
+               sum(t.investment_wan) FILTER (WHERE t.day <= :day) AS investment
+          FROM progress_tallies t JOIN stages st ON st.stage = t.stage
+         WHERE (CAST(:layer AS text) IS NULL OR t.layer = :layer) AND {in_scope("t")}
+         GROUP BY t.layer, t.county_adcode, t.kind, t.batch, st.ordinal
     )
     SELECT r.rule, r.layer, r.kind, r.batch, r.stage, r.due_on, r.label_zh, r.label_en,
            x.county_adcode, c.name_zh AS county_zh,
-           count(*) AS total,
-           count(*) FILTER (WHERE x.now >= r.need) AS reached,
-           count(*) FILTER (WHERE x.before >= r.need) AS reached_before,
-           sum(x.households) AS households,
-           sum(x.households) FILTER (WHERE x.now >= r.need) AS households_reached,
+           CAST(sum(x.assets) AS bigint) AS total,
+           CAST(coalesce(sum(x.assets) FILTER (WHERE x.ordinal >= r.need), 0) AS bigint)
+               AS reached,
+           CAST(coalesce(sum(x.assets_before) FILTER (WHERE x.ordinal >= r.need), 0) AS bigint)
+               AS reached_before,
+           CAST(sum(x.households) AS bigint) AS households,
+           CAST(sum(x.households) FILTER (WHERE x.ordinal >= r.need) AS bigint)
+               AS households_reached,
            sum(x.km) AS km,
-           sum(x.km) FILTER (WHERE x.now >= r.need) AS km_reached,
+           sum(x.km) FILTER (WHERE x.ordinal >= r.need) AS km_reached,
            sum(x.investment) AS investment,
-           sum(x.investment) FILTER (WHERE x.now >= r.need) AS investment_reached
+           sum(x.investment) FILTER (WHERE x.ordinal >= r.need) AS investment_reached
       FROM rules r
-      JOIN states x ON x.layer = r.layer
-                   AND (r.kind IS NULL OR x.kind = r.kind)
-                   AND (r.batch IS NULL OR x.batch = r.batch)
+      JOIN stages_on x ON x.layer = r.layer
+                      AND (r.kind IS NULL OR x.kind = r.kind)
+                      AND (r.batch IS NULL OR x.batch = r.batch)
       LEFT JOIN counties c ON c.adcode = x.county_adcode
      GROUP BY GROUPING SETS (
          (r.rule, r.layer, r.kind, r.batch, r.stage, r.due_on, r.label_zh, r.label_en,
           x.county_adcode, c.name_zh),
          (r.rule, r.layer, r.kind, r.batch, r.stage, r.due_on, r.label_zh, r.label_en))
+    HAVING sum(x.assets) > 0
      ORDER BY r.due_on, r.rule, x.county_adcode NULLS LAST
     """
 )
@@ -224,8 +234,9 @@ def progress(
             field="layer",
         )
     params = scope_params(session, principal, as_of=as_of, county=county, today=today)
-    earlier = end_of(as_of - dt.timedelta(days=RECENT_DAYS))
-    rows = session.execute(_PROGRESS, {**params, "layer": layer, "earlier": earlier}).all()
+    earlier = as_of - dt.timedelta(days=RECENT_DAYS)
+    params |= {"layer": layer, "day": as_of, "earlier": earlier}
+    rows = session.execute(_PROGRESS, params).all()
     return [_measure(row, as_of) for row in rows]
 
 

@@ -27,10 +27,12 @@ pytest_plugins = ["tests.progress_samples"]  # the hand-counted data set, fixtur
 
 @dataclass(frozen=True)
 class Databases:
-    """Creates and drops PostGIS databases on the tests' server; ``create`` returns a URL."""
+    """Creates and drops PostGIS databases on the tests' server; ``create`` returns a URL, and
+    ``url`` that of a database made before."""
 
     create: Callable[[str], str]
     drop: Callable[[str], None]
+    url: Callable[[str], str]
 
 
 def _external(url: str) -> Databases:
@@ -49,9 +51,12 @@ def _external(url: str) -> Databases:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         with psycopg.connect(conninfo(name), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        return address(name)
+
+    def address(name: str) -> str:
         return make_url(url).set(database=name).render_as_string(hide_password=False)
 
-    return Databases(create, drop)
+    return Databases(create, drop, address)
 
 
 def _local(cluster: localdb.Cluster) -> Databases:
@@ -59,7 +64,11 @@ def _local(cluster: localdb.Cluster) -> Databases:
         localdb.drop_database(cluster, name)
         return localdb.ensure_database(cluster, name)
 
-    return Databases(create, lambda name: localdb.drop_database(cluster, name))
+    return Databases(
+        create,
+        lambda name: localdb.drop_database(cluster, name),
+        lambda name: localdb.ensure_database(cluster, name),
+    )
 
 
 def test_db_name(suffix: str = "") -> str:

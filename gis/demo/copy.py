@@ -98,13 +98,14 @@ def load_data(
         for table, trigger in _TRUNCATE_GUARDS:
             conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
     counts, events = dict.fromkeys(LAYERS, 0), 0
-    with _keys_dropped(conn, ["assets", "asset_events"]):
+    with _keys_dropped(conn, ["assets", "asset_events"]), _tallied_at_end(conn):
         for part in parts:
             _copy_assets(conn, part.assets)
             _copy_events(conn, part.events)
             counts = {layer: counts[layer] + n for layer, n in part.counts().items()}
             events += len(part.events["id"])
     conn.execute("SELECT setval(pg_get_serial_sequence('assets', 'id'), max(id)) FROM assets")
+    conn.execute("SELECT tally_rebuild()")
     conn.execute(
         "INSERT INTO app_meta (key, value) VALUES ('demo', jsonb_build_object('loaded_at', now()))"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -155,6 +156,24 @@ def _keys_dropped(conn: psycopg.Connection, tables: list[str]) -> Iterator[None]
     yield
     for _, create, _ in reversed(statements):
         conn.execute(create)
+
+
+# The triggers that keep progress_tallies look up each loaded asset's history, which is slow
+# while the indexes are dropped; for a bulk load they are off, and the tallies are computed once
+# from everything at the end (after the indexes are back), inside the same transaction.
+_TALLY_TRIGGERS = (
+    ("assets", "tally_assets_insert"),
+    ("asset_events", "tally_events"),
+)
+
+
+@contextmanager
+def _tallied_at_end(conn: psycopg.Connection) -> Iterator[None]:
+    for table, trigger in _TALLY_TRIGGERS:
+        conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+    yield
+    for table, trigger in _TALLY_TRIGGERS:
+        conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
 
 
 _ROWS_PER_CHUNK = 50_000

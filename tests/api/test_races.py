@@ -10,9 +10,10 @@ from dataclasses import replace
 
 import httpx2 as httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import users
+from gis import db, users
 from gis.assets import create_asset
 from tests.conftest import Databases, test_db_name
 from tests.live import live_server
@@ -29,6 +30,8 @@ def _seed(session: Session) -> None:
     create_asset(session, asset_in=WEIHUI_HOUSE)
     for n in range(40):
         create_asset(session, asset_in=replace(WEIHUI_HOUSE, code=f"FW-410781-7{n:04d}"))
+    for n in range(WRITERS):
+        create_asset(session, asset_in=replace(WEIHUI_HOUSE, code=f"FW-410781-8{n:04d}"))
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +150,44 @@ def test_history_is_whole_in_the_database(server: str, auth: dict[str, str]) -> 
     history = httpx.get(f"{server}/assets/{asset}/history?limit=1000", headers=auth).json()
     assert len({e["id"] for e in history["events"]}) == len(history["events"]) == ROUNDS
     assert all(e["counts"] and e["flags"] == [] for e in history["events"])
+
+
+def test_reports_on_many_assets_at_once_keep_the_tallies_exact(
+    server: str, auth: dict[str, str], databases: Databases
+) -> None:
+    """WRITERS clients report on WRITERS assets of one county at the same moment, each moving
+    its asset on the same day: every writer updates the same rows of progress_tallies. None
+    fails (no deadlock), and the tallies equal a recount from the history."""
+    assets = [_asset_id(server, auth, f"FW-410781-8{n:04d}") for n in range(WRITERS)]
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    start = threading.Barrier(WRITERS)
+
+    def writer(asset: int) -> None:
+        with httpx.Client(base_url=server, headers=auth, timeout=60) as own:
+            start.wait()
+            body = {
+                "id": str(uuid.uuid4()),
+                "stage": "preparatory_done",
+                "percent": 0,
+                "observed_at": dt.datetime.now(dt.UTC).isoformat(),
+            }
+            answer = own.post(f"/assets/{asset}/reports", json=body, headers={"If-Match": '"1"'})
+            with lock:
+                statuses[answer.status_code] += 1
+
+    threads = [threading.Thread(target=writer, args=(a,)) for a in assets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert statuses == {201: WRITERS}, statuses
+    nonzero = (
+        "SELECT layer, county_adcode, kind, batch, stage, day::text, assets FROM progress_tallies"
+        " WHERE assets <> 0 ORDER BY 1, 2, 3, 4, 5, 6"
+    )
+    with db.transaction(db.make_engine(databases.url(test_db_name("_races")))) as session:
+        kept = session.execute(text(nonzero)).all()
+        session.execute(text("SELECT tally_rebuild()"))
+        assert kept == session.execute(text(nonzero)).all()
+        session.rollback()

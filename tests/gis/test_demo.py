@@ -415,3 +415,21 @@ def test_load_demo_commits_once_and_refuses_a_second_time(
         assert conn.execute(text("SELECT count(*) FROM assets")).scalar_one() == sum(
             replaced.counts.values()
         )
+
+
+def test_load_tallies_progress_and_leaves_the_triggers_on(
+    pg: psycopg.Connection, data: demo.DemoData
+) -> None:
+    demo.load_data(pg, [data])
+    by_stage = "SELECT stage, sum(assets) FROM progress_tallies GROUP BY 1 HAVING sum(assets) <> 0"
+    assets = dict(pg.execute("SELECT stage, count(*) FROM assets GROUP BY 1").fetchall())
+    assert dict(pg.execute(by_stage).fetchall()) == assets
+    bare = pg.execute("SELECT id FROM assets WHERE stage = 'not_started' LIMIT 1").fetchone()[0]
+    pg.execute(
+        "INSERT INTO asset_events (id, asset_id, stage, percent, observed_at) "
+        "VALUES (%s, %s, 'started', 5, now())",
+        (uuid.uuid4(), bare),
+    )
+    moved = dict(pg.execute(by_stage).fetchall())
+    assert moved["not_started"] == assets["not_started"] - 1
+    assert moved["started"] == assets.get("started", 0) + 1
