@@ -1,5 +1,5 @@
 """Burn-up series: for each deadline rule, how many assets had reached its stage at each month's
-end up to the day, against how many are in scope (gis/progress.py at each date)."""
+end up to the day, against how many are in scope on the day (gis/progress.py)."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -38,22 +38,18 @@ def burnup(
 ) -> list[Series]:
     """One series per rule (over ``county``, or every county the principal may read)."""
     days = month_ends(as_of)
-    points: dict[str, dict[dt.date, int]] = {}
-    last: dict[str, engine.RuleProgress] = {}
-    for day in days:
-        for row in engine.progress(session, principal=principal, as_of=day, county=county):
-            if row.county_adcode is None:
-                points.setdefault(row.rule, {})[day] = row.reached
-                last[row.rule] = row
+    reached = engine.reached_on(session, principal=principal, days=days, county=county)
+    rows = engine.progress(session, principal=principal, as_of=as_of, county=county)
     return [
         Series(
-            rule=rule,
+            rule=row.rule,
             label_zh=row.label_zh,
             layer=row.layer,
             due_on=row.due_on,
             days=days,
-            reached=[points[rule].get(day, 0) for day in days],
+            reached=[reached.get(row.rule, {}).get(day, 0) for day in days],
             total=row.total,
         )
-        for rule, row in last.items()
+        for row in rows
+        if row.county_adcode is None
     ]

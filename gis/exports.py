@@ -1,10 +1,13 @@
 """The progress workbook a county office prints and sends on (XLSX, Chinese first).
 
 Sheets: 汇总 (counties as rows, each deadline rule's total / reached / percent / status as
-columns, a city total row), 逾期 (overdue assets), one sheet per layer with every asset's state
-on the day, and — only for readers allowed to see them — 住户信息, householders' personal data,
-marked as such. Text that came from users is written as text with Excel's quote prefix where it
-could be taken for a formula (=, +, -, @, tab, CR), so it never becomes a live formula.
+columns, a city total row), 逾期 (overdue assets, the first OVERDUE_ROWS), one sheet per layer
+with every asset's state on the day — or, when the layer holds more than DETAIL_ROWS assets in the
+workbook's scope (a city of a million houses), one row per village with its assets per stage, and
+a pointer to the layer's GeoPackage for the asset list — and, only for readers allowed to see
+them, 住户信息, householders' personal data, marked as such. Text that came from users is
+written as text with Excel's quote prefix where it could be taken for a formula (=, +, -, @,
+tab, CR), so it never becomes a live formula.
 """
 
 import csv
@@ -25,7 +28,10 @@ from gis.progress import SCOPE, STATUS_COLOUR, STATUS_ZH, scope_params, state_as
 from gis.vocab import LAYERS, STAGE_ZH
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-EXCEL_MAX_ROWS = 1_048_576
+# A workbook is printed and mailed: a county's asset lists fit (tens of thousands at most), a
+# city of a million houses is summarised by village. Writing costs about 15 µs a cell here.
+DETAIL_ROWS = 20_000
+OVERDUE_ROWS = 20_000
 
 _AS_OF = state_as_of("cutoff", "past")
 _ASSETS = text(
@@ -42,7 +48,30 @@ _ASSETS = text(
      WHERE a.layer = :layer
        AND {SCOPE}
      ORDER BY a.county_adcode, a.code
-     LIMIT :limit
+    """
+)
+
+_IN_LAYER = text(
+    f"""
+    SELECT coalesce(sum(a.assets), 0) FROM progress_tallies a
+     WHERE a.layer = :layer AND a.day <= :day AND {SCOPE}
+    """
+)
+
+_BY_VILLAGE = text(
+    f"""
+    SELECT c.name_zh AS county, a.town, a.village, count(*) AS assets,
+           {
+        ", ".join(f"count(*) FILTER (WHERE {_AS_OF.stage} = '{key}') AS {key}" for key in STAGE_ZH)
+    },
+           sum(a.households) AS households, sum(a.planned_investment_wan) AS planned,
+           sum(a.funds_secured_wan) AS secured
+      FROM assets a
+      {_AS_OF.join}
+      JOIN counties c ON c.adcode = a.county_adcode
+     WHERE a.layer = :layer AND {SCOPE}
+     GROUP BY a.county_adcode, c.name_zh, a.town, a.village
+     ORDER BY a.county_adcode, a.town, a.village
     """
 )
 
@@ -214,8 +243,18 @@ def _overdue(book, session, principal, as_of, county, heading) -> None:
     for col, name in enumerate(headers):
         sheet.write(2, col, name, book.head)
     late = progress_lists.overdue(
-        session, principal=principal, as_of=as_of, county=county, limit=EXCEL_MAX_ROWS - 4
+        session, principal=principal, as_of=as_of, county=county, limit=OVERDUE_ROWS + 1
     )
+    if len(late) > OVERDUE_ROWS:
+        late = late[:OVERDUE_ROWS]
+        sheet.write(
+            1, 0,
+            f"仅列出逾期最久的前 {OVERDUE_ROWS:,} 条；"
+            "完整清单见 /progress/overdue（可分页）或按县导出。"
+            f"Only the first {OVERDUE_ROWS:,} (longest overdue) are listed; the full list is "
+            "at /progress/overdue (paged), or export county by county.",
+            book.note,
+        )  # fmt: skip
     for n, a in enumerate(late):
         row = 3 + n
         book.user_text(sheet, row, 0, a["code"])
@@ -236,7 +275,13 @@ def _overdue(book, session, principal, as_of, county, heading) -> None:
 
 
 def _layer_sheet(book, session, principal, as_of, county, layer, heading) -> list[tuple]:
-    """Every asset of the layer with its state on the day; returns the personal-data rows."""
+    """Every asset of the layer with its state on the day, or above DETAIL_ROWS one row per
+    village; returns the personal-data rows (none for a summary)."""
+    params = scope_params(session, principal, as_of=as_of, county=county)
+    count = session.execute(_IN_LAYER, {**params, "layer": layer, "day": as_of}).scalar_one()
+    if count > DETAIL_ROWS:
+        _village_sheet(book, session, params, layer, heading, count)
+        return []
     sheet = book.book.add_worksheet(f"{LAYERS[layer].zh}")
     sheet.write(0, 0, f"{heading} — {LAYERS[layer].zh} {LAYERS[layer].en}", book.title)
     headers = ("代码 Code", "县区 County", "乡镇 Town", "村 Village", "名称 Name", "类别 Kind",
@@ -244,8 +289,7 @@ def _layer_sheet(book, session, principal, as_of, county, layer, heading) -> lis
                "阶段 Stage", "完成 %")  # fmt: skip
     for col, name in enumerate(headers):
         sheet.write(2, col, name, book.head)
-    params = scope_params(session, principal, as_of=as_of, county=county)
-    assets = session.execute(_ASSETS, {**params, "layer": layer, "limit": EXCEL_MAX_ROWS - 4}).all()
+    assets = session.execute(_ASSETS, {**params, "layer": layer}).all()
     personal = []
     for n, a in enumerate(assets):
         row = 3 + n
@@ -271,6 +315,48 @@ def _layer_sheet(book, session, principal, as_of, county, layer, heading) -> lis
     sheet.freeze_panes(3, 1)
     book.print_setup(sheet, (2, 2))
     return personal
+
+
+def _village_sheet(book, session, params, layer, heading, count) -> None:
+    """One row per village: its assets in each stage on the day, households and money."""
+    names = LAYERS[layer]
+    sheet = book.book.add_worksheet(f"{names.zh}（按村汇总）")
+    sheet.write(0, 0, f"{heading} — {names.zh}按村汇总 {names.en} by village", book.title)
+    sheet.write(
+        1, 0,
+        f"共 {count:,} 个，超过逐条列出的上限 {DETAIL_ROWS:,}，故按村汇总；逐条清单请导出 "
+        f"/exports/{layer}.gpkg 或 .geojson，或按县导出本表。{count:,} assets, more than the "
+        f"{DETAIL_ROWS:,} listed one by one, so they are summed per village; for the list, "
+        f"export /exports/{layer}.gpkg or .geojson, or this workbook county by county.",
+        book.note,
+    )  # fmt: skip
+    headers = ("县区 County", "乡镇 Town", "村 Village", "总数 Assets",
+               *(f"{zh}" for zh in STAGE_ZH.values()), "完工率 Done %", "户数 Households",
+               "计划投资（万元）", "已落实资金（万元）")  # fmt: skip
+    for col, name in enumerate(headers):
+        sheet.write(3, col, name, book.head)
+    stages = len(STAGE_ZH)
+    rows = session.execute(_BY_VILLAGE, {**params, "layer": layer}).all()
+    for n, v in enumerate(rows):
+        row = 4 + n
+        sheet.write_string(row, 0, v.county, book.text)
+        book.user_text(sheet, row, 1, v.town)
+        book.user_text(sheet, row, 2, v.village)
+        sheet.write_number(row, 3, v.assets, book.int)
+        for i, key in enumerate(STAGE_ZH):
+            sheet.write_number(row, 4 + i, getattr(v, key), book.int)
+        sheet.write_number(row, 4 + stages, (v.completed + v.accepted) / v.assets, book.pct)
+        for col, value, fmt in ((5 + stages, v.households, book.int),
+                                (6 + stages, v.planned, book.money),
+                                (7 + stages, v.secured, book.money)):  # fmt: skip
+            if value is None:
+                sheet.write_blank(row, col, None, book.text)
+            else:
+                sheet.write_number(row, col, float(value), fmt)
+    sheet.set_column(0, 2, 14)
+    sheet.set_column(3, len(headers), 10)
+    sheet.freeze_panes(4, 3)
+    book.print_setup(sheet, (3, 3))
 
 
 def _personal_sheet(book: _Book, rows: list[tuple], heading: str) -> None:

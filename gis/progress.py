@@ -140,6 +140,30 @@ _PROGRESS = text(
 )
 
 
+# Each rule's assets at its stage or beyond on each of several days, in one pass over the tallies.
+_REACHED_ON = text(
+    f"""
+    WITH rules AS (
+        SELECT d.rule, d.layer, d.kind, d.batch, st.ordinal AS need
+          FROM deadline_dates d JOIN stages st ON st.stage = d.stage
+    ), moves AS (
+        SELECT r.rule, t.day, sum(t.assets) AS reached
+          FROM rules r
+          JOIN progress_tallies t ON t.layer = r.layer
+                                 AND (r.kind IS NULL OR t.kind = r.kind)
+                                 AND (r.batch IS NULL OR t.batch = r.batch)
+          JOIN stages st ON st.stage = t.stage AND st.ordinal >= r.need
+         WHERE {in_scope("t")}
+         GROUP BY r.rule, t.day
+    )
+    SELECT m.rule, d.day, CAST(sum(m.reached) AS bigint) AS reached
+      FROM unnest(CAST(:days AS date[])) AS d(day)
+      JOIN moves m ON m.day <= d.day
+     GROUP BY m.rule, d.day
+    """
+)
+
+
 @dataclass(frozen=True)
 class RuleProgress:
     """One rule in one county (``county_adcode`` None: all the counties asked for)."""
@@ -296,3 +320,21 @@ def _measure(row, as_of: dt.date) -> RuleProgress:
         projected_finish=projected,
         status=status,
     )
+
+
+def reached_on(
+    session: Session,
+    *,
+    principal: Principal,
+    days: list[dt.date],
+    county: str | None = None,
+) -> dict[str, dict[dt.date, int]]:
+    """For each rule: the assets at its stage or beyond on each of ``days`` (a day missing from
+    a rule's answer had none), over ``county`` or every county the principal may read."""
+    for day in days:
+        check_as_of(day, today=china_today())
+    params = scope_params(session, principal, as_of=min(days), county=county)
+    reached: dict[str, dict[dt.date, int]] = {}
+    for rule, day, n in session.execute(_REACHED_ON, {**params, "days": days}):
+        reached.setdefault(rule, {})[day] = n
+    return reached

@@ -12,30 +12,30 @@ from sqlalchemy.orm import Session
 
 from gis.access import Principal
 from gis.errors import InvalidInput
-from gis.progress import SCOPE, end_of, scope_params, state_as_of
+from gis.progress import SCOPE, end_of, progress, scope_params, state_as_of
 
 _AS_OF = state_as_of("cutoff", "past")
 
+# One rule's overdue assets, a page of them: the rules are taken one at a time (earliest due
+# first) so that each page walks the index on (layer, county, id) and stops at its limit,
+# instead of sorting every late asset of the city.
 _OVERDUE = text(
     f"""
     SELECT a.id, a.code, a.name, a.layer, a.kind, k.name_zh AS kind_zh, a.county_adcode,
            c.name_zh AS county_zh, a.town, a.village,
-           d.rule, d.label_zh AS rule_zh, d.due_on, d.stage AS due_stage,
-           CAST(:day AS date) - d.due_on AS days_overdue,
            {_AS_OF.stage} AS stage,
            {_AS_OF.percent} AS percent, {_AS_OF.observed} AS last_report
-      FROM deadline_dates d
-      JOIN stages need ON need.stage = d.stage
-      JOIN assets a ON a.layer = d.layer
-                   AND (d.kind IS NULL OR a.kind = d.kind)
-                   AND (d.batch IS NULL OR a.batch = d.batch)
+      FROM assets a
       {_AS_OF.join}
       JOIN stages now ON now.stage = {_AS_OF.stage}
       JOIN asset_kinds k ON k.layer = a.layer AND k.kind = a.kind
       JOIN counties c ON c.adcode = a.county_adcode
-     WHERE d.due_on < :day AND now.ordinal < need.ordinal AND {SCOPE}
-       AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
-     ORDER BY d.due_on, a.county_adcode, a.code
+     WHERE a.layer = :rule_layer
+       AND (CAST(:rule_kind AS text) IS NULL OR a.kind = :rule_kind)
+       AND (CAST(:rule_batch AS smallint) IS NULL OR a.batch = :rule_batch)
+       AND now.ordinal < (SELECT ordinal FROM stages WHERE stage = :rule_stage)
+       AND {SCOPE}
+     ORDER BY a.layer, a.county_adcode, a.id
      LIMIT :limit OFFSET :offset
     """
 )
@@ -88,12 +88,47 @@ def overdue(
     offset: int = 0,
     today: dt.date | None = None,
 ) -> list[dict[str, Any]]:
-    """Assets past a rule's due date on ``as_of`` and not yet at its stage, longest due first."""
+    """Assets past a rule's due date on ``as_of`` and not yet at its stage: the rule due
+    earliest first, then by county and in the order the assets were recorded. An asset late for
+    two rules appears once for each."""
     params = _params(
         session, principal, as_of=as_of, county=county, layer=layer, limit=limit,
         offset=offset, today=today,
     )  # fmt: skip
-    return [dict(row._mapping) for row in session.execute(_OVERDUE, params)]
+    table = progress(
+        session, principal=principal, as_of=as_of, county=county, layer=layer, today=today
+    )
+    late = [r for r in table if r.county_adcode is None and r.status == "overdue"]
+    found: list[dict[str, Any]] = []
+    for rule in late:
+        remaining = rule.total - rule.reached  # the tallies know how many without a look
+        if offset >= remaining:
+            offset -= remaining
+            continue
+        page = session.execute(
+            _OVERDUE,
+            {
+                **params,
+                "rule_layer": rule.layer,
+                "rule_kind": rule.kind,
+                "rule_batch": rule.batch,
+                "rule_stage": rule.stage,
+                "limit": limit - len(found),
+                "offset": offset,
+            },
+        )
+        extra = {
+            "rule": rule.rule,
+            "rule_zh": rule.label_zh,
+            "due_on": rule.due_on,
+            "due_stage": rule.stage,
+            "days_overdue": -rule.days_left,
+        }
+        found += [dict(row._mapping) | extra for row in page]
+        offset = 0
+        if len(found) >= limit:
+            break
+    return found
 
 
 def stale(

@@ -4,6 +4,7 @@ import io
 import zipfile
 from dataclasses import replace
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from shapely.geometry import Point
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.cli import app
+from gis import exports
 from gis.assets import create_asset
 from tests.api.conftest import Person
 from tests.samples import WEIHUI_HOUSE
@@ -75,6 +77,34 @@ def test_overdue_and_layer_sheets(
     assert houses_sheet.cell(rows["FW-410782-60000"], 11).value == "已完工"  # H5 by 11-10
     assert "住户信息（个人信息）" not in book.sheetnames  # a viewer never gets personal data
     assert "张某" not in {c.value for row in houses_sheet.iter_rows() for c in row}
+
+
+def test_a_large_layer_is_summed_by_village_and_long_lists_are_cut(
+    client: TestClient,
+    people: dict[str, Person],
+    houses: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(exports, "DETAIL_ROWS", 4)  # five houses: more than the bound
+    monkeypatch.setattr(exports, "OVERDUE_ROWS", 1)
+    book = _book(client, people["admin"])
+    assert "农村住房" not in book.sheetnames
+    villages = book["农村住房（按村汇总）"]
+    assert "共 5 个" in villages["A2"].value and "/exports/houses.gpkg" in villages["A2"].value
+    header = [c.value for c in villages[4]]
+    assert header[:9] == [
+        "县区 County", "乡镇 Town", "村 Village", "总数 Assets",
+        "未开工", "前期完成", "已开工", "已完工", "已验收（具备入住条件）",
+    ]  # fmt: skip
+    rows = {villages.cell(r, 1).value: [c.value for c in villages[r]] for r in range(5, 7)}
+    # 卫辉市 on 11-10: H1, H2 completed; H3 (rejected) and H4 not started. 辉县市: H5 completed.
+    assert rows["卫辉市"][3:9] == [4, 2, 0, 0, 2, 0] and rows["卫辉市"][9] == 0.5
+    assert rows["辉县市"][3:9] == [1, 0, 0, 0, 1, 0]
+    assert villages.cell(5, 10).number_format == "0.0%"
+    # Summed rows carry no householders: there is no personal sheet even for an admin.
+    assert "住户信息（个人信息）" not in book.sheetnames
+    overdue = book["逾期 Overdue"]
+    assert overdue.max_row == 4 and "前 1 条" in overdue["A2"].value
 
 
 def test_personal_data_only_for_those_allowed_and_only_their_county(

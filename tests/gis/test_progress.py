@@ -12,16 +12,19 @@ Rule houses_general_repair (data/deadlines.toml): general repairs completed by 2
 import datetime as dt
 import hashlib
 import json
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.access import ANONYMOUS, Principal
+from gis.assets import create_asset
 from gis.dated_report import write_report
 from gis.errors import Forbidden, InvalidInput
 from gis.progress import progress
 from tests.progress_samples import event
+from tests.samples import IN_WEIHUI, WEIHUI_HOUSE
 
 CITY = Principal(1, "city", "city", "viewer", None)
 RULE = "houses_general_repair"
@@ -105,6 +108,30 @@ def test_overdue_assets(session: Session, houses: dict[str, int]) -> None:
     h3 = next(r for r in late if r["id"] == houses["H3"])
     assert (h3["days_overdue"], h3["stage"], h3["county_zh"]) == (10, "not_started", "卫辉市")
     assert overdue(session, principal=CITY, as_of=dt.date(2021, 10, 30)) == []  # not due yet
+
+
+def test_overdue_pages_run_across_rules(session: Session, houses: dict[str, int]) -> None:
+    from gis.progress_lists import overdue
+
+    rebuild = create_asset(
+        session,
+        asset_in=replace(
+            WEIHUI_HOUSE, code="FW-410781-61000", kind="self_rebuild", geometry=IN_WEIHUI
+        ),
+    )  # due 2021-11-30 (houses_self_rebuild), never reported
+    day = dt.date(2021, 12, 5)
+    whole = overdue(session, principal=CITY, as_of=day)
+    # The rule due first, then by county and id; H5 (辉县市) completed on 11-05, late but done.
+    assert [(r["rule"], r["id"]) for r in whole] == [
+        (RULE, houses["H3"]),
+        (RULE, houses["H4"]),
+        ("houses_self_rebuild", rebuild),
+    ]
+    assert [r["days_overdue"] for r in whole] == [35, 35, 5]
+    pages = [overdue(session, principal=CITY, as_of=day, limit=2, offset=n) for n in (0, 2, 4)]
+    assert [len(p) for p in pages] == [2, 1, 0]
+    assert pages[0] + pages[1] == whole
+    assert overdue(session, principal=CITY, as_of=day, offset=1, limit=1) == whole[1:2]
 
 
 def test_stale_assets(session: Session, houses: dict[str, int]) -> None:
