@@ -170,9 +170,10 @@ _MONEY_SUMMARY = text(
     """
 )
 
+# Both sides from one pass over the assets: each side keeps its own top ``limit``.
 _MONEY_GAPS = text(
     f"""
-    SELECT * FROM (
+    WITH measured AS MATERIALIZED (
         SELECT a.id, a.code, a.name, a.layer, a.kind, a.county_adcode, c.name_zh AS county_zh,
                a.village, a.planned_investment_wan AS planned_wan,
                a.funds_secured_wan AS secured_wan,
@@ -182,11 +183,16 @@ _MONEY_GAPS = text(
           JOIN counties c ON c.adcode = a.county_adcode
          WHERE a.planned_investment_wan > 0 AND a.funds_secured_wan IS NOT NULL
            AND {SCOPE} AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
-    ) m
-     WHERE CASE WHEN :ahead THEN m.percent_funded - m.percent_done
-                ELSE m.percent_done - m.percent_funded END >= :gap
-     ORDER BY abs(m.percent_funded - m.percent_done) DESC, m.code
-     LIMIT :limit
+    )
+    (SELECT true AS money_ahead, * FROM measured m
+      WHERE m.percent_funded - m.percent_done >= :gap
+      ORDER BY m.percent_funded - m.percent_done DESC, m.code
+      LIMIT :limit)
+    UNION ALL
+    (SELECT false, * FROM measured m
+      WHERE m.percent_done - m.percent_funded >= :gap
+      ORDER BY m.percent_done - m.percent_funded DESC, m.code
+      LIMIT :limit)
     """
 )
 
@@ -222,11 +228,9 @@ def money(
         for r in summary
         if r["county_adcode"] is None
     ]
-    gaps = {
-        side: [
-            dict(r._mapping)
-            for r in session.execute(_MONEY_GAPS, {**params, "gap": gap, "ahead": ahead})
-        ]
-        for side, ahead in (("money_ahead", True), ("progress_ahead", False))
-    }
+    gaps: dict[str, list[dict[str, Any]]] = {"money_ahead": [], "progress_ahead": []}
+    for row in session.execute(_MONEY_GAPS, {**params, "gap": gap}):
+        ahead, *_ = row
+        fields = {k: v for k, v in row._mapping.items() if k != "money_ahead"}
+        gaps["money_ahead" if ahead else "progress_ahead"].append(fields)
     return {"counties": counties, "totals": totals, **gaps}
