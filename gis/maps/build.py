@@ -47,6 +47,7 @@ XINXIANG = (35.3, 113.9)  # lat, lon: where a map opens before it fits its conte
 MIN_ZOOM, MAX_ZOOM = 6, 18  # no tile layer gives Leaflet a zoom range: name one
 TILE_MIN_ZOOM = 6
 FIT_PADDING_PX = (12, 12)
+FIT_MAX_ZOOM = 15  # a few assets close together: a village, not a single roof
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def _config(look: Look, *, counties: dict[str, dict[str, str]], layer: str | Non
 def _finish(m: folium.Map, bounds: list[list[float | None]] | None) -> folium.Map:
     use_local(Fullscreen(position="topleft"), FULLSCREEN_JS, FULLSCREEN_CSS).add_to(m)
     if bounds and None not in bounds[0]:
-        m.fit_bounds(bounds, padding=FIT_PADDING_PX)
+        m.fit_bounds(bounds, padding=FIT_PADDING_PX, max_zoom=FIT_MAX_ZOOM)
     folium.LayerControl(collapsed=False, position="bottomleft").add_to(m)  # last, as in Folium
     return m
 
@@ -301,6 +302,7 @@ def layer_map(
     ).add_to(m)
 
     shown = count
+    features: dict = {"features": []}
     if tiles:
         query = urlencode(flt.query())
         AssetTiles(
@@ -335,7 +337,10 @@ def layer_map(
             use_local(search, SEARCH_JS, SEARCH_CSS).add_to(m)
     _layer_legend(look, tiles=tiles).add_to(m)
     Panel(_layer_panel(look, flt, names, principal, shown, tiles)).add_to(m)
+    # Open on the assets drawn inline; with tiles (or none), on the county or the city.
     focus = [f for f in boundaries["features"] if f["id"] == flt.county] or boundaries["features"]
+    if not tiles and features["features"]:
+        focus = features["features"]
     bounds = get_bounds([f["geometry"]["coordinates"] for f in focus], lonlat=True)
     return _finish(m, bounds if focus else None)
 

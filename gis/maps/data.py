@@ -130,8 +130,8 @@ _COUNT = text(
        AND (CAST(:kind AS text) IS NULL OR a.kind = :kind)
     """
 )
-# Due: the earliest due date of the rules the asset has not yet met on the day; when it has met
-# them all, the latest of them.
+# Due: the earliest due date of the rules the asset has not yet met on the day (none when it
+# has met them all), as in the vector tiles (gis/tiles.py).
 _ASSETS = text(
     f"""
     WITH on_day AS (
@@ -144,13 +144,13 @@ _ASSETS = text(
            AND (CAST(:kind AS text) IS NULL OR a.kind = :kind)
     ), rated AS (
         SELECT x.*, {asset_status_sql("x.stage", "day", alias="x")} AS status,
-               (SELECT coalesce(min(d.due_on) FILTER (WHERE have.ordinal < need.ordinal),
-                                max(d.due_on))
+               (SELECT min(d.due_on)
                   FROM deadline_dates d
                   JOIN stages need ON need.stage = d.stage
                   JOIN stages have ON have.stage = x.stage
                  WHERE d.layer = x.layer AND (d.kind IS NULL OR d.kind = x.kind)
-                   AND (d.batch IS NULL OR d.batch = x.batch)) AS due_on
+                   AND (d.batch IS NULL OR d.batch = x.batch)
+                   AND have.ordinal < need.ordinal) AS due_on
           FROM on_day x
          WHERE CAST(:stage AS text) IS NULL OR x.stage = :stage
     )

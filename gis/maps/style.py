@@ -33,6 +33,7 @@ def asset_style(status: str, stage: str, kind: str) -> dict[str, Any]:
             style["dashArray"] = "6,4"
         return style
     return {
+        "fill": True,  # Folium's CircleMarker defaults to no fill, which is also not clickable
         "color": OVERDUE_RING if overdue else colour,
         "weight": 3 if overdue else 1.5,
         "fillColor": colour,
