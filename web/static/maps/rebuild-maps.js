@@ -325,10 +325,12 @@
       L.popup({ maxWidth: 320 }).setLatLng(event.latlng).setContent(html).openOn(this._map);
     },
 
-    // What the loaded tiles hold: assets, clusters and the assets the clusters stand for.
+    // What the loaded tiles of the current zoom hold (tiles of the zoom before may linger
+    // until the new ones are in): assets, clusters and the assets the clusters stand for.
     counts: function () {
       const counts = { assets: 0, clusters: 0, clustered: 0, tiles: 0 };
-      for (const features of Object.values(this._features)) {
+      for (const [key, features] of Object.entries(this._features)) {
+        if (Number(key.split(":")[2]) !== this._tileZoom) continue;
         counts.tiles += 1;
         for (const f of features) {
           if (isCluster(f)) {
