@@ -190,3 +190,18 @@ def test_a_dated_report_gives_the_same_numbers_later(
     assert hashlib.sha256(xlsx).hexdigest() == first["files"]["progress-2021-10-27.xlsx"]
     later = write_report(session, principal=CITY, as_of=dt.date(2021, 11, 3), folder=tmp_path)
     assert later["numbers_sha256"] != first["numbers_sha256"]
+    assert first["history"] == again["history"]  # the later report is not part of D's history
+
+
+def test_a_dated_report_says_when_its_day_s_history_changed(
+    session: Session, houses: dict[str, int], tmp_path
+) -> None:
+    day = dt.date(2021, 10, 27)
+    first = write_report(session, principal=CITY, as_of=day, folder=tmp_path / "a")
+    # H1, H2 (two), H3 (rejected, so not counting): three counting reports, one review.
+    assert (first["history"]["counting_reports"], first["history"]["reviews"]) == (3, 1)
+    event(session, houses["H4"], "completed", 100, "2021-10-26")  # observed by D, sent late
+    again = write_report(session, principal=CITY, as_of=day, folder=tmp_path / "b")
+    assert again["numbers_sha256"] != first["numbers_sha256"]
+    assert again["history"]["counting_reports"] == 4
+    assert again["history"]["reports_received_until"] >= first["history"]["reports_received_until"]
