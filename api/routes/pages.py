@@ -21,7 +21,7 @@ _ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesc
 
 WORDS = {
     "zh": {
-        "title": "新乡市灾后重建进度",
+        "title": "新乡市灾后重建进度追踪",
         "subtitle": "农村住房、水毁水利设施、水毁农村公路重建进度，对照市里确定的时间节点",
         "switch": "English",
         "logout": "退出登录",

@@ -86,7 +86,7 @@ def test_the_dashboard_shows_the_figures_and_embeds_the_overview(
     admin: Visit, tmp_path: Path
 ) -> None:
     page = admin.open("/")
-    expect(page.locator("h1")).to_have_text("新乡市灾后重建进度")
+    expect(page.locator("h1")).to_have_text("新乡市灾后重建进度追踪")
     expect(page.locator("details[data-rule='houses_general_repair'] summary")).to_contain_text(
         "0 / 5"
     )
