@@ -307,6 +307,25 @@ progress_tallies = Table(
 )
 
 
+# Point assets per Web Mercator grid cell at a few levels, per county, group and stage
+# (migration 0006 explains them; triggers keep them). Not an ORM class: nothing maps its rows.
+tile_cells = Table(
+    "tile_cells",
+    Base.metadata,
+    Column("layer", Text, primary_key=True),
+    Column("level", SmallInteger, primary_key=True),
+    Column("cx", Integer, primary_key=True),
+    Column("cy", Integer, primary_key=True),
+    Column("county_adcode", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("batch_key", SmallInteger, primary_key=True),
+    Column("stage", Text, primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("sum_x", BigInteger, nullable=False),
+    Column("sum_y", BigInteger, nullable=False),
+)
+
+
 def personal_columns() -> list[str]:
     """Names of asset columns holding householders' personal data."""
     return [c.name for c in Asset.__table__.columns if c.info.get("personal")]

@@ -31,7 +31,7 @@ from gis.access import Principal
 from gis.asset_status import ASSET_STATUSES, asset_status_sql
 from gis.crs import STORAGE_SRID
 from gis.errors import InvalidInput, NotFound
-from gis.progress import SCOPE, scope_params, state_as_of
+from gis.progress import SCOPE, china_today, in_scope, scope_params, state_as_of
 from gis.vocab import KINDS, LAYERS, ROAD_BATCHES, STAGE_ORDER
 
 MAX_ZOOM = 22  # Leaflet's and MapLibre's deepest zoom: a pixel is 3 cm at Xinxiang's latitude
@@ -42,6 +42,10 @@ BUFFER = 256  # tile coordinates drawn beyond each edge, so that lines join acro
 CLUSTER_BELOW_ZOOM = 16
 # 8 x 8 cells of 32 px per 256 px tile: room for a marker with a five-digit count in each.
 CLUSTER_GRID = 8
+GRID_BITS = 3  # CLUSTER_GRID == 2 ** GRID_BITS: a tile at zoom z has the cells of level z + 3
+# The levels stored in tile_cells (migration 0006 writes the same in tile_cell_levels(); a test
+# compares): a tile at zoom z sums the cells of the smallest one >= z + GRID_BITS.
+CELL_LEVELS = (10, 13, 15, 18)
 
 # Worst first: a cluster's status is the first of these found inside it.
 WORST_FIRST = ("overdue", "pending", "none", "done")
@@ -69,54 +73,25 @@ _STANDING = f"""
              WHERE k.layer = :layer) t
 """
 
-# Clauses added only when the filter is asked for (``i`` is an asset with its state on the day).
+# Clauses added only when the filter is asked for (``i`` is an asset with its state on the day,
+# or a row of tile_cells; ``s`` its standing).
 _FILTERS = {
     "kind": "i.kind = :kind",
     "stage": "i.stage = :stage",
     "status": "s.status = :status",
 }
 
-_TILE = """
+_HEAD = """
     WITH tile AS (
         SELECT ST_TileEnvelope(:z, :x, :y) AS env,
-               ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), {srid}) AS search,
-               (ST_XMax(ST_TileEnvelope(:z, :x, :y)) - ST_XMin(ST_TileEnvelope(:z, :x, :y)))
-                   / :grid AS cell
+               ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), {srid}) AS search
     ), standing AS ({standing}
-    ), inside AS (
-        SELECT a.id, a.code, a.kind, a.village, a.county_adcode, coalesce(a.batch, 0) AS batch_key,
-               {stage} AS stage, {percent} AS percent, {observed} AS observed,
-               ST_Transform(a.geom, 3857) AS merc
-          FROM assets a
-          {join}
-         CROSS JOIN tile
-         WHERE a.layer = :layer AND a.geom && tile.search AND {scope}
-    ), rated AS (
-        SELECT i.*, s.status, s.due_on
-          FROM inside i
-          JOIN standing s ON s.kind = i.kind AND s.batch_key = i.batch_key AND s.stage = i.stage
-         WHERE {filters}
-    ), points AS (
-        -- the cell of each point; half-open cells, so that a point lies in one tile only
-        SELECT r.*, floor((ST_X(r.merc) - ST_XMin(tile.env)) / tile.cell) AS cx,
-               floor((ST_YMax(tile.env) - ST_Y(r.merc)) / tile.cell) AS cy
-          FROM rated r CROSS JOIN tile
-         WHERE ST_Dimension(r.merc) = 0
-    ), counted AS (
-        SELECT p.*, count(*) OVER (PARTITION BY p.cx, p.cy) AS in_cell
-          FROM points p
-         WHERE p.cx >= 0 AND p.cx < :grid AND p.cy >= 0 AND p.cy < :grid
-    ), cells AS (
-        SELECT p.cx, p.cy, count(*) AS n,
-               count(*) FILTER (WHERE p.status = 'done') AS n_done,
-               count(*) FILTER (WHERE p.status = 'pending') AS n_pending,
-               count(*) FILTER (WHERE p.status = 'overdue') AS n_overdue,
-               count(*) FILTER (WHERE p.status = 'none') AS n_none,
-               avg(ST_X(p.merc)) AS mx, avg(ST_Y(p.merc)) AS my
-          FROM counted p
-         WHERE :clustered
-         GROUP BY p.cx, p.cy
-    ), features AS (
+    )"""
+
+# The features of a tile from ``cells`` (cx, cy, n, n_done ... n_none, mx, my: the tile's grid
+# cells, Web Mercator) and ``singles`` (assets with their state, ``merc`` in Web Mercator).
+_FEATURES = """
+    , features AS (
         SELECT NULL AS fid, NULL AS id, NULL AS code, NULL AS kind, NULL AS stage,
                NULL AS percent,
                CASE WHEN n_overdue > 0 THEN 'overdue' WHEN n_pending > 0 THEN 'pending'
@@ -135,19 +110,115 @@ _TILE = """
                NULL, NULL, NULL, NULL, NULL,
                coalesce(ST_AsMVTGeom(r.merc, tile.env, {extent}, {buffer}),
                         ST_AsMVTGeom(ST_PointOnSurface(r.merc), tile.env, {extent}, {buffer}))
-          FROM (SELECT id, code, kind, stage, percent, status, village, county_adcode, observed,
-                       due_on, merc
-                  FROM counted
-                 WHERE in_cell = 1 OR NOT :clustered
-                UNION ALL
-                SELECT id, code, kind, stage, percent, status, village, county_adcode, observed,
-                       due_on, merc
-                  FROM rated
-                 WHERE ST_Dimension(merc) > 0) r  -- lines and polygons: never clustered
-         CROSS JOIN tile
+          FROM singles r CROSS JOIN tile
     )
     SELECT ST_AsMVT(f, :layer, {extent}, 'geom', 'fid') FROM features f WHERE f.geom IS NOT NULL
 """
+
+# The columns of a single asset in ``singles``.
+_SINGLE = "id, code, kind, stage, percent, status, village, county_adcode, observed, due_on, merc"
+
+# Every asset in the tile with its state on the day, counted on the grid (any day).
+_LIVE = """
+    , inside AS (
+        SELECT a.id, a.code, a.kind, a.village, a.county_adcode, coalesce(a.batch, 0) AS batch_key,
+               {stage} AS stage, {percent} AS percent, {observed} AS observed,
+               ST_Transform(a.geom, 3857) AS merc
+          FROM assets a
+          {join}
+         CROSS JOIN tile
+         WHERE a.layer = :layer AND a.geom && tile.search AND {scope}
+    ), rated AS (
+        SELECT i.*, s.status, s.due_on
+          FROM inside i
+          JOIN standing s ON s.kind = i.kind AND s.batch_key = i.batch_key AND s.stage = i.stage
+         WHERE {filters}
+    ), points AS (
+        -- the cell of each point in the grid of tile_cells (migration 0006), so that a point
+        -- lies in one tile only and the live tiles count exactly as the stored cells do
+        SELECT r.*, tile_cell_x(ST_X(r.merc), :level) - CAST(:col0 AS integer) AS cx,
+               tile_cell_y(ST_Y(r.merc), :level) - CAST(:row0 AS integer) AS cy
+          FROM rated r
+         WHERE ST_Dimension(r.merc) = 0
+    ), counted AS (
+        SELECT p.*, count(*) OVER (PARTITION BY p.cx, p.cy) AS in_cell
+          FROM points p
+         WHERE p.cx >= 0 AND p.cx < :grid AND p.cy >= 0 AND p.cy < :grid
+    ), cells AS (
+        SELECT p.cx, p.cy, count(*) AS n,
+               count(*) FILTER (WHERE p.status = 'done') AS n_done,
+               count(*) FILTER (WHERE p.status = 'pending') AS n_pending,
+               count(*) FILTER (WHERE p.status = 'overdue') AS n_overdue,
+               count(*) FILTER (WHERE p.status = 'none') AS n_none,
+               avg(ST_X(p.merc)) AS mx, avg(ST_Y(p.merc)) AS my
+          FROM counted p
+         WHERE :clustered
+         GROUP BY p.cx, p.cy
+    ), singles AS (
+        SELECT {single} FROM counted WHERE in_cell = 1 OR NOT :clustered
+        UNION ALL
+        SELECT {single} FROM rated WHERE ST_Dimension(merc) > 0  -- never clustered
+    )"""
+
+# Today's tile below CLUSTER_BELOW_ZOOM from tile_cells (migration 0006): the stored cells of
+# level :stored in the tile (one index range per column), summed into the tile's grid of level
+# :level, each with the status of its (kind, batch, stage) under today's rules. A grid cell
+# holding one asset has that asset's position (rounded to the metre) as its sums: the asset is
+# looked up there through the geometry index. Assets are in their current state (assets.stage).
+_STORED = """
+    , stored AS (
+        SELECT (i.cx >> :shift) - CAST(:col0 AS integer) AS cx,
+               (i.cy >> :shift) - CAST(:row0 AS integer) AS cy,
+               s.status, i.n, i.sum_x, i.sum_y
+          FROM generate_series(CAST(:cx0 AS integer), CAST(:cx1 AS integer)) col
+          JOIN tile_cells i ON i.layer = :layer AND i.level = :stored AND i.cx = col
+          JOIN standing s ON s.kind = i.kind AND s.batch_key = i.batch_key AND s.stage = i.stage
+         WHERE i.cy BETWEEN :cy0 AND :cy1 AND {cell_scope} AND {filters}
+    ), summed AS (
+        SELECT cx, cy, CAST(sum(n) AS integer) AS n,
+               CAST(coalesce(sum(n) FILTER (WHERE status = 'done'), 0) AS integer) AS n_done,
+               CAST(coalesce(sum(n) FILTER (WHERE status = 'pending'), 0) AS integer)
+                   AS n_pending,
+               CAST(coalesce(sum(n) FILTER (WHERE status = 'overdue'), 0) AS integer)
+                   AS n_overdue,
+               CAST(coalesce(sum(n) FILTER (WHERE status = 'none'), 0) AS integer) AS n_none,
+               sum(sum_x) AS sum_x, sum(sum_y) AS sum_y
+          FROM stored
+         GROUP BY cx, cy
+    ), cells AS (
+        SELECT c.*, CAST(c.sum_x / c.n AS float8) AS mx, CAST(c.sum_y / c.n AS float8) AS my
+          FROM summed c
+    ), singles AS (
+        SELECT r.*
+          FROM cells c
+         CROSS JOIN LATERAL (
+            SELECT i.id, i.code, i.kind, i.stage, i.percent, s.status, i.village,
+                   i.county_adcode, i.stage_observed_at AS observed, s.due_on,
+                   ST_Transform(i.geom, 3857) AS merc
+              FROM assets i
+              JOIN standing s ON s.kind = i.kind AND s.batch_key = coalesce(i.batch, 0)
+                   AND s.stage = i.stage
+             WHERE i.layer = :layer AND ST_Dimension(i.geom) = 0
+               AND i.geom && ST_Transform(ST_MakeEnvelope(c.sum_x - 1, c.sum_y - 1,
+                                                          c.sum_x + 1, c.sum_y + 1, 3857), {srid})
+               AND {asset_scope} AND {filters}) r
+         WHERE c.n = 1
+           AND tile_cell_x(ST_X(r.merc), :level) = c.cx + CAST(:col0 AS integer)
+           AND tile_cell_y(ST_Y(r.merc), :level) = c.cy + CAST(:row0 AS integer)
+        {lines}
+    )"""
+
+# Lines and polygons of a layer that has them, in the stored-cells tile: never clustered.
+_CURRENT_LINES = """
+        UNION ALL
+        SELECT i.id, i.code, i.kind, i.stage, i.percent, s.status, i.village, i.county_adcode,
+               i.stage_observed_at, s.due_on, ST_Transform(i.geom, 3857)
+          FROM assets i
+          JOIN standing s ON s.kind = i.kind AND s.batch_key = coalesce(i.batch, 0)
+               AND s.stage = i.stage
+         CROSS JOIN tile
+         WHERE i.layer = :layer AND i.geom && tile.search AND ST_Dimension(i.geom) > 0
+           AND {asset_scope} AND {filters}"""
 
 
 @dataclass(frozen=True)
@@ -200,22 +271,57 @@ def check_tile(request: TileRequest) -> None:
             )
 
 
-def tile_sql(*, kind: bool, stage: bool, status: bool) -> str:
-    """The tile query, with a clause for each filter asked for."""
+def tile_sql(*, stored: bool, lines: bool = True, kind: bool, stage: bool, status: bool) -> str:
+    """The tile query: from the stored cells (today, below ``CLUSTER_BELOW_ZOOM``; with the
+    layer's lines and polygons when it may have some) or live, with a clause for each filter
+    asked for."""
     wanted = {"kind": kind, "stage": stage, "status": status}
-    asked = [clause for name, clause in _FILTERS.items() if wanted[name]]
-    return _TILE.format(
-        srid=STORAGE_SRID,
-        standing=_STANDING,
-        stage=_AS_OF.stage,
-        percent=_AS_OF.percent,
-        observed=_AS_OF.observed,
-        join=_AS_OF.join,
-        scope=SCOPE,
-        filters=" AND ".join(asked) or "true",
-        extent=EXTENT,
-        buffer=BUFFER,
-    )
+    filters = " AND ".join(c for name, c in _FILTERS.items() if wanted[name]) or "true"
+    if stored:
+        asset_scope = in_scope("i")
+        body = _STORED.format(
+            srid=STORAGE_SRID,
+            cell_scope=asset_scope,
+            asset_scope=asset_scope,
+            filters=filters,
+            lines=_CURRENT_LINES.format(asset_scope=asset_scope, filters=filters) if lines else "",
+        )
+    else:
+        body = _LIVE.format(
+            stage=_AS_OF.stage,
+            percent=_AS_OF.percent,
+            observed=_AS_OF.observed,
+            join=_AS_OF.join,
+            scope=SCOPE,
+            filters=filters,
+            single=_SINGLE,
+        )
+    head = _HEAD.format(srid=STORAGE_SRID, standing=_STANDING)
+    return head + body + _FEATURES.format(extent=EXTENT, buffer=BUFFER)
+
+
+def grid_of(z: int, x: int, y: int) -> dict[str, int]:
+    """The grid of tile (z, x, y): its cells are those of ``level`` (see migration 0006), from
+    column ``col0`` and row ``row0``."""
+    return {"level": z + GRID_BITS, "col0": x * CLUSTER_GRID, "row0": y * CLUSTER_GRID}
+
+
+def cell_window(z: int, x: int, y: int) -> dict[str, int]:
+    """The grid of tile (z, x, y) in tile_cells: the stored level read (``stored``, the
+    smallest of ``CELL_LEVELS`` at least as fine as the grid's), the ``shift`` from one to the
+    other, and the stored columns ``cx0``..``cx1`` and rows ``cy0``..``cy1`` inside the tile."""
+    level = z + GRID_BITS
+    stored = next(lv for lv in CELL_LEVELS if lv >= level)
+    shift = stored - level
+    side = CLUSTER_GRID << shift
+    return {
+        "stored": stored,
+        "shift": shift,
+        "cx0": x * side,
+        "cx1": (x + 1) * side - 1,
+        "cy0": y * side,
+        "cy1": (y + 1) * side - 1,
+    }
 
 
 def tile(
@@ -224,18 +330,30 @@ def tile(
     """The tile's bytes (a Mapbox vector tile; empty when nothing is in it) of the assets
     ``principal`` may read."""
     check_tile(request)
+    today = today or china_today()
     params = scope_params(
         session, principal, as_of=request.as_of, county=request.county, today=today
     )
+    clustered = request.z < CLUSTER_BELOW_ZOOM
+    stored = clustered and request.as_of == today
     sql = tile_sql(
+        stored=stored,
+        lines=set(LAYERS[request.layer].geometry_types) != {"Point"},
         kind=request.kind is not None,
         stage=request.stage is not None,
         status=request.status is not None,
     )
+    window = cell_window(request.z, request.x, request.y) if stored else {}
+    # The small reference tables are never analysed (too few rows for autovacuum), so the
+    # planner overestimates the standing table a hundredfold and JIT-compiles the query: 70-80
+    # ms of compiling for a tile that takes a few. Off for this transaction only.
+    session.execute(text("SET LOCAL jit = off"))
     body = session.execute(
         text(sql),
         {
             **params,
+            **grid_of(request.z, request.x, request.y),
+            **window,
             "day": request.as_of,
             "layer": request.layer,
             "z": request.z,
@@ -243,7 +361,7 @@ def tile(
             "y": request.y,
             "margin": BUFFER / EXTENT,
             "grid": CLUSTER_GRID,
-            "clustered": request.z < CLUSTER_BELOW_ZOOM,
+            "clustered": clustered,
             "batches": list(ROAD_BATCHES),
             "kind": request.kind,
             "stage": request.stage,

@@ -105,7 +105,7 @@ def load_data(
             counts = {layer: counts[layer] + n for layer, n in part.counts().items()}
             events += len(part.events["id"])
     conn.execute("SELECT setval(pg_get_serial_sequence('assets', 'id'), max(id)) FROM assets")
-    conn.execute("SELECT tally_rebuild()")
+    conn.execute("SELECT tally_rebuild(), tile_cells_rebuild()")
     conn.execute(
         "INSERT INTO app_meta (key, value) VALUES ('demo', jsonb_build_object('loaded_at', now()))"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
@@ -159,11 +159,13 @@ def _keys_dropped(conn: psycopg.Connection, tables: list[str]) -> Iterator[None]
 
 
 # The triggers that keep progress_tallies look up each loaded asset's history, which is slow
-# while the indexes are dropped; for a bulk load they are off, and the tallies are computed once
-# from everything at the end (after the indexes are back), inside the same transaction.
+# while the indexes are dropped, and those that keep tile_cells upsert a few rows per chunk of
+# assets; for a bulk load they are off, and both are computed once from everything at the end
+# (after the indexes are back), inside the same transaction.
 _TALLY_TRIGGERS = (
     ("assets", "tally_assets_insert"),
     ("asset_events", "tally_events"),
+    ("assets", "tile_cells_assets_insert"),
 )
 
 
