@@ -117,6 +117,10 @@ class Asset(Base):
     householder_phone: Mapped[str | None] = mapped_column(
         Text, info=PERSONAL, comment=PERSONAL_COMMENT
     )
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    extra_personal: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, server_default=text("'{}'::jsonb"), info=PERSONAL, comment=PERSONAL_COMMENT
+    )
     stage: Mapped[str] = mapped_column(ForeignKey("stages.stage"), server_default="not_started")
     percent: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     stage_observed_at: Mapped[dt.datetime | None]

@@ -38,11 +38,13 @@ PUBLIC_PROPERTIES = """
         'percent', a.percent,
         'stage_observed_at', a.stage_observed_at,
         'version', a.version,
-        'updated_at', a.updated_at
+        'updated_at', a.updated_at,
+        'extra', a.extra
 """
 PERSONAL_PROPERTIES = """,
         'householder_name', a.householder_name,
-        'householder_phone', a.householder_phone
+        'householder_phone', a.householder_phone,
+        'extra_personal', a.extra_personal
 """
 
 ASSET_JOINS = """
