@@ -106,7 +106,9 @@ def test_a_layer_map_inlines_public_properties_styled_by_status_and_stage(
         "FW-410782-60000": "overdue",
     }
     h1 = features["FW-410781-60000"]["properties"]
-    assert h1["last_report"] == "2021-10-01" and h1["due_on"] == "2021-10-31"
+    assert h1["last_report"] == "2021-10-01" and h1["due_on"] is None  # nothing left due
+    h4 = features["FW-410781-60003"]["properties"]
+    assert h4["last_report"] is None and h4["due_on"] == "2021-10-31"
     assert h1["stage"] == "completed" and h1["percent"] == 100
     # Only public fields, the same keys as the vector tiles.
     public = set(re.findall(r"'(\w+)', a\.", PUBLIC_PROPERTIES)) | {"id", "county", "status"}
