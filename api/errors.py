@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (
@@ -17,6 +17,7 @@ from gis.errors import (
     DatabaseUnavailable,
     Forbidden,
     InvalidInput,
+    InvalidParameter,
     NotAuthenticated,
     NotFound,
     PreconditionFailed,
@@ -25,10 +26,12 @@ from gis.errors import (
     TooLarge,
     TooManyRequests,
 )
+from gis.health import schema_not_ready
 
 log = logging.getLogger("rebuild.api")
 
 STATUS_CODES: dict[type[RebuildError], int] = {
+    InvalidParameter: 400,
     NotAuthenticated: 401,
     Forbidden: 403,
     NotFound: 404,
@@ -43,6 +46,7 @@ STATUS_CODES: dict[type[RebuildError], int] = {
 
 # The framework's own refusals (no such path, wrong method, ...) in the same shape.
 _HTTP_ERRORS: dict[int, tuple[str, str, str]] = {
+    400: ("bad_request", "请求无法解析，请检查网址与参数", "The request could not be parsed."),
     404: ("not_found", "地址不存在，请检查网址（接口列表见 /docs）", "No such path; see /docs."),
     405: ("method_not_allowed", "此地址不支持该请求方法", "This path does not take that method."),
     406: ("not_acceptable", "无法提供所要求的格式", "Cannot produce the requested format."),
@@ -102,7 +106,7 @@ _PROBLEMS_ZH = {
     "less_than_equal": "应小于或等于 {le}",
     "greater_than": "应大于 {gt}",
     "less_than": "应小于 {lt}",
-    "string_pattern_mismatch": "格式不对，应符合 {pattern}",
+    "string_pattern_mismatch": "格式不对（取值与格式见 /docs 中此参数的说明）",
     "string_too_long": "过长，最多 {max_length} 个字符",
     "string_too_short": "过短，至少 {min_length} 个字符",
     "literal_error": "取值无效，可选 {expected}",
@@ -134,12 +138,19 @@ def _problem_zh(err: dict) -> str:
         return err.get("msg", "")
 
 
+def _problem_en(err: dict) -> str:
+    # Pydantic quotes the regular expression of a pattern; a clerk cannot act on that.
+    if err.get("type") == "string_pattern_mismatch":
+        return "has the wrong format (see this parameter in /docs)"
+    return err.get("msg", "")
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     details = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
         details.append(
-            {"field": where, "problem": err.get("msg", ""), "problem_zh": _problem_zh(err)}
+            {"field": where, "problem": _problem_en(err), "problem_zh": _problem_zh(err)}
         )
     listing_zh = "；".join(f"{d['field']}：{d['problem_zh']}" for d in details)
     listing = "; ".join(f"{d['field']}: {d['problem']}" for d in details)
@@ -165,6 +176,18 @@ async def _database_down(request: Request, exc: DBAPIError) -> JSONResponse:
     return _problem(503, unavailable.as_dict())
 
 
+# SQLSTATEs of a schema that is missing or older than the code (undefined table, column,
+# function, object): the database is there but not migrated to this code's revision.
+_SCHEMA_STATES = {"42P01", "42703", "42883", "42704"}
+
+
+async def _programming_error(request: Request, exc: ProgrammingError) -> Response:
+    if getattr(exc.orig, "sqlstate", None) in _SCHEMA_STATES:
+        log.error("schema not ready on %s: %s", request.url.path, type(exc.orig).__name__)
+        return _problem(503, schema_not_ready().as_dict())
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s", request.url.path)
     return _problem(
@@ -184,4 +207,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(ProgrammingError, _programming_error)
     app.add_exception_handler(Exception, _unexpected)

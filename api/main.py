@@ -4,10 +4,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
-from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from api import errors
 from api.deps import database_slots
+from api.http import HeadAsGet, PublicFiles, TrustedHosts
 from api.limits import BodyLimit
 from api.routes import (
     assets,
@@ -31,6 +32,7 @@ from gis.evidence import read_rules
 from gis.reports import FieldRules
 from gis.settings import Settings
 
+GZIP_LEVEL = 4
 STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
 
 DESCRIPTION = """
@@ -47,7 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = db.make_engine(db.database_url(settings))
+        # Connect only: installing packages or starting the local cluster is the CLI's job.
+        engine = db.make_engine(db.served_url(settings))
         app.state.engine = engine
         app.state.sessions = db.session_factory(engine)
         app.state.database_slots = database_slots()
@@ -78,6 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default=settings.body_max_mb_int,
         photos=int(settings.photo_max_mb * 1_000_000) + 100_000,  # multipart framing
     )
+    # Compressed when asked (Accept-Encoding: gzip); level 4 gives most of level 9's saving on
+    # GeoJSON at a fraction of its cost (see README, Measurements). Photos are left alone.
+    app.add_middleware(GZipMiddleware, minimum_size=1400, compresslevel=GZIP_LEVEL)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(TrustedHosts, allowed=settings.allowed_hosts)
     for router in (
         health.router,
         auth.router,
@@ -98,8 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     # check_dir=False: a missing node_modules gives 404s on /vendor, not a crash at start-up;
     # `make run` and `make test` always install it.
-    app.mount("/vendor", StaticFiles(directory=settings.vendor_dir, check_dir=False), "vendor")
-    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), "static")
+    app.mount("/vendor", PublicFiles(directory=settings.vendor_dir, check_dir=False), "vendor")
+    app.mount("/static", PublicFiles(directory=STATIC, check_dir=False), "static")
     return app
 
 

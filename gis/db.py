@@ -26,6 +26,14 @@ def database_url(settings: Settings) -> str:
     return localdb.up(settings).url()
 
 
+def served_url(settings: Settings) -> str:
+    """The configured URL, or where the local cluster is (never starting or installing it: the
+    web app only connects; `rebuild serve --prepare` and `rebuild db up` start the cluster)."""
+    if settings.database_url:
+        return settings.database_url
+    return localdb.describe(settings).url()
+
+
 @lru_cache(maxsize=8)
 def make_engine(url: str) -> Engine:
     # No pre-ping: it costs a round trip on every request. After a database restart the first
@@ -34,8 +42,15 @@ def make_engine(url: str) -> Engine:
     # A fixed pool: connections beyond it would be opened and closed under load (a new
     # PostgreSQL backend costs ~10 ms of CPU with its first PostGIS query). The web app admits
     # at most POOL_SIZE requests at a time to the database (api/deps.py), so none waits here.
+    # hide_parameters: values (householders' names and phones among them) never reach a log
+    # line or an exception's text.
     return create_engine(
-        url, pool_size=POOL_SIZE, max_overflow=0, pool_timeout=30, pool_recycle=3600
+        url,
+        pool_size=POOL_SIZE,
+        max_overflow=0,
+        pool_timeout=30,
+        pool_recycle=3600,
+        hide_parameters=True,
     )
 
 

@@ -29,6 +29,12 @@ class InvalidInput(RebuildError):
     code = "invalid_input"
 
 
+class InvalidParameter(InvalidInput):
+    """A query parameter that is unknown, repeated or malformed (OGC API asks for 400)."""
+
+    code = "invalid_parameter"
+
+
 class InvalidGeometry(InvalidInput):
     code = "invalid_geometry"
 
@@ -55,6 +61,12 @@ class DuplicateCode(Conflict):
 
 class DatabaseUnavailable(RebuildError):
     code = "database_unavailable"
+
+
+class SchemaNotReady(DatabaseUnavailable):
+    """The database answers but its schema is missing or not the one this code expects."""
+
+    code = "schema_not_ready"
 
 
 class LocalDbError(RuntimeError):

@@ -2,6 +2,7 @@
 
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,8 +85,33 @@ class Settings(BaseSettings):
     basemap_attribution: str | None = Field(
         default=None, description="Credit shown for the basemap (required by most providers)."
     )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="The address people and GIS clients reach the service at, e.g. "
+        "https://rebuild.example.cn/gis: links in answers (OGC self/next/prev) are built from it. "
+        "Unset: from the request's Host, which must then be a trusted host.",
+    )
+    trusted_hosts: str = Field(
+        default="127.0.0.1,localhost,::1",
+        description="Comma-separated host names the service answers to (the Host header); "
+        "the host of public_url is added. Others get 400, so a forged Host never reaches a link.",
+    )
+    ogc_max_limit: int = Field(
+        default=10_000, ge=1, le=100_000, description="Largest page of OGC API items (limit)."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @property
+    def allowed_hosts(self) -> frozenset[str]:
+        """The Host names requests may carry (lower case, without port or IPv6 brackets)."""
+        names = {h.strip().strip("[]").lower() for h in self.trusted_hosts.split(",") if h.strip()}
+        if self.public_url:
+            names.add((urlsplit(self.public_url).hostname or "").lower())
+        if self.host not in ("0.0.0.0", "::", ""):
+            names.add(self.host.strip("[]").lower())
+        return frozenset(names - {""})
 
     @property
     def body_max_mb_int(self) -> int:

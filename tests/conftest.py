@@ -81,8 +81,10 @@ test_db_name.__test__ = False  # a helper, not a test
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """Settings for the local cluster (tests pass database URLs explicitly)."""
-    return Settings(database_url=None)
+    """Settings for the local cluster (tests pass database URLs explicitly). Trusted hosts: the
+    test client's (``testserver``) and a LAN address, as an intranet deployment configures."""
+    hosts = "127.0.0.1,localhost,::1,testserver,10.1.2.3"
+    return Settings(database_url=None, trusted_hosts=hosts)
 
 
 @pytest.fixture(scope="session")

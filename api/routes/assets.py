@@ -1,11 +1,13 @@
 """Assets: find them (near a point, or by code / village), and one with its current state;
 its version is the ETag that reports must send back in If-Match."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from api.deps import SessionDep
+from api.http import etag_matches
+from api.params import parse_id, strict_query
 from api.schemas.geojson import Feature, FeatureCollection
 from api.security import CurrentPrincipal, OpenReadRoute
 from gis import crs
@@ -15,7 +17,9 @@ from gis.vocab import LAYERS
 
 router = APIRouter(prefix="/assets", tags=["assets"], route_class=OpenReadRoute)
 
-AssetId = Annotated[int, Path(ge=1, le=2**63 - 1, description="项目编号 asset id")]
+# A string, parsed by parse_id: a non-numeric id names no asset (404, as under /ogc).
+AssetId = Annotated[str, Path(description="项目编号 asset id (a positive whole number)")]
+FIND_PARAMETERS = ("near", "crs", "radius_m", "q", "layer", "limit")
 GEOJSON = "application/geo+json"
 
 
@@ -42,6 +46,7 @@ def _point(near: str, crs_name: str) -> tuple[float, float]:
     responses={200: {"model": FeatureCollection, "content": {GEOJSON: {}}}},
 )
 def find(
+    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     near: Annotated[str | None, Query(max_length=60, description="lon,lat — nearest first")] = None,
@@ -52,9 +57,10 @@ def find(
     q: Annotated[
         str | None, Query(min_length=1, max_length=60, description="code prefix, village, name")
     ] = None,
-    layer: Annotated[str | None, Query(pattern="^(houses|water_works|roads)$")] = None,
+    layer: Annotated[Literal["houses", "water_works", "roads"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 30,
 ) -> Response:
+    strict_query(request, FIND_PARAMETERS)
     if near is None and q is None:
         raise InvalidInput(
             "请给出 near（经度,纬度）或 q（代码、村名或项目名称）",
@@ -89,10 +95,12 @@ def get_asset(
     asset_id: AssetId,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    body, version = features.asset_feature(session, asset_id, principal=principal)
+    body, version = features.asset_feature(
+        session, parse_id(asset_id, field="asset_id"), principal=principal
+    )
     tag = etag(version)
     # The body depends on who asks (personal fields), so caches must keep it per user.
     headers = {"ETag": tag, "Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"}
-    if if_none_match and tag in {t.strip() for t in if_none_match.split(",")}:
+    if etag_matches(if_none_match, tag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=GEOJSON, headers=headers)

@@ -10,8 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.access import Principal, require_read
-from gis.errors import NotFound, UnknownCounty
-from gis.vocab import LAYERS
+from gis.asset_status import ASSET_STATUSES, asset_status_sql
+from gis.errors import InvalidParameter, NotFound, UnknownCounty
+from gis.queries.item_filters import Queryable, TimeRange, cql2_clause, time_clauses
+from gis.vocab import KINDS, LAYERS, STAGES
 
 GEOJSON_DECIMALS = 7
 
@@ -54,25 +56,36 @@ ASSET_JOINS = """
 """
 
 
-def asset_feature_sql(*, personal: bool, extra: str = "") -> str:
+# The geometry in CRS84 (longitude first), or latitude first for the EPSG CRSs that say so
+# (EPSG:4326, EPSG:4490; stored coordinates are used unchanged, see gis/crs.py).
+_GEOMETRY = {
+    False: f"ST_AsGeoJSON(a.geom, {GEOJSON_DECIMALS})::json",
+    True: f"ST_AsGeoJSON(ST_FlipCoordinates(a.geom), {GEOJSON_DECIMALS})::json",
+}
+
+
+def asset_feature_sql(*, personal: bool, extra: str = "", lat_lon: bool = False) -> str:
     """The SQL of one asset (aliased ``a``, with ASSET_JOINS) as a GeoJSON Feature; householders'
-    personal fields only when ``personal``; ``extra`` adds ``, 'key', value`` properties."""
+    personal fields only when ``personal``; ``extra`` adds ``, 'key', value`` properties;
+    ``lat_lon`` swaps the axes (for a latitude-first CRS)."""
     properties = PUBLIC_PROPERTIES + (PERSONAL_PROPERTIES if personal else "") + extra
     return f"""
     json_build_object(
         'type', 'Feature',
         'id', a.id,
-        'geometry', ST_AsGeoJSON(a.geom, {GEOJSON_DECIMALS})::json,
+        'geometry', {_GEOMETRY[lat_lon]},
         'properties', json_build_object({properties})
     )
     """
 
 
-COUNTY_FEATURE = f"""
+def county_feature_sql(*, lat_lon: bool = False) -> str:
+    """The SQL of one county (aliased ``a``) as a GeoJSON Feature."""
+    return f"""
     json_build_object(
         'type', 'Feature',
         'id', a.adcode,
-        'geometry', ST_AsGeoJSON(a.geom, {GEOJSON_DECIMALS})::json,
+        'geometry', {_GEOMETRY[lat_lon]},
         'properties', json_build_object(
             'adcode', a.adcode, 'name_zh', a.name_zh, 'name_en', a.name_en
         )
@@ -80,13 +93,76 @@ COUNTY_FEATURE = f"""
 """
 
 
+# What a filter may name (OGC API Features Part 3 queryables): columns, never personal ones.
+ASSET_QUERYABLES: dict[str, Queryable] = {
+    "code": Queryable("a.code", "string", "项目代码", "code"),
+    "kind": Queryable("a.kind", "string", "类别", "kind"),
+    "county_adcode": Queryable("a.county_adcode", "string", "县区代码", "county adcode"),
+    "town": Queryable("a.town", "string", "乡镇", "town"),
+    "village": Queryable("a.village", "string", "村", "village"),
+    "name": Queryable("a.name", "string", "名称", "name"),
+    "batch": Queryable("a.batch", "integer", "批次", "road batch"),
+    "households": Queryable("a.households", "integer", "户数", "households"),
+    "planned_investment_wan": Queryable(
+        "a.planned_investment_wan", "number", "计划投资（万元）", "planned investment (10k yuan)"
+    ),
+    "funds_secured_wan": Queryable(
+        "a.funds_secured_wan", "number", "到位资金（万元）", "funds secured (10k yuan)"
+    ),
+    "poverty_alleviated_area": Queryable(
+        "a.poverty_alleviated_area", "boolean", "脱贫地区", "poverty-alleviated area"
+    ),
+    "worst_hit_area": Queryable("a.worst_hit_area", "boolean", "重灾区", "worst-hit area"),
+    "stage": Queryable("a.stage", "string", "阶段", "stage"),
+    "percent": Queryable("a.percent", "integer", "完成百分比", "percent done"),
+    "stage_observed_at": Queryable(
+        "a.stage_observed_at", "timestamp", "最近核查时间", "last observed"
+    ),
+    "updated_at": Queryable("a.updated_at", "timestamp", "更新时间", "updated"),
+    "version": Queryable("a.version", "integer", "版本", "version"),
+}
+COUNTY_QUERYABLES: dict[str, Queryable] = {
+    "adcode": Queryable("a.adcode", "string", "县区代码", "adcode"),
+    "name_zh": Queryable("a.name_zh", "string", "中文名", "Chinese name"),
+    "name_en": Queryable("a.name_en", "string", "英文名", "English name"),
+}
+
+
+# A bbox (CRS84 degrees) as the index-backed test pygeoapi uses.
+ENVELOPE = "ST_Intersects(ST_MakeEnvelope(:west, :south, :east, :north, 4326), a.geom)"
+
+# numberMatched is counted only on a first page, and only up to this many: a count of a
+# million rows would cost more than the page itself. Beyond it numberMatched is left out (the
+# standard makes it optional) and the next links lead on; a last page always knows it.
+COUNT_CAP = 10_000
+
+
 @dataclass(frozen=True)
 class FeaturePage:
-    """A page of features as a JSON array (text), and how many features match in all."""
+    """A page of features as a JSON array (text), and how many match in all (None: not
+    counted, more than COUNT_CAP)."""
 
     features_json: str
-    number_matched: int
+    number_matched: int | None
     number_returned: int
+
+
+@dataclass(frozen=True)
+class ItemQuery:
+    """What an items request asks for. Coordinates in CRS84 (lon, lat); ``lat_lon`` puts the
+    answer's coordinates latitude first."""
+
+    limit: int
+    offset: int = 0
+    bbox: tuple[float, float, float, float] | None = None
+    county: str | None = None
+    kind: str | None = None
+    stage: str | None = None
+    batch: int | None = None
+    status: str | None = None
+    observed: TimeRange | None = None
+    filter: str | None = None
+    lat_lon: bool = False
 
 
 def check_county(session: Session, adcode: str) -> None:
@@ -102,20 +178,30 @@ def check_county(session: Session, adcode: str) -> None:
         )
 
 
+def _choice(value: str | None, allowed: tuple[str, ...], field: str) -> None:
+    if value is not None and value not in allowed:
+        raise InvalidParameter(
+            f"{field} 取值 {value[:40]!r} 无效，可选：{'、'.join(allowed)}",
+            f"{field} {value[:40]!r} is not valid; use one of {', '.join(allowed)}.",
+            field=field,
+        )
+
+
 def _page(
     session: Session,
     *,
     table: str,
     key: str,
     feature: str,
-    where: str,
+    clauses: list[str],
     params: dict,
+    query: ItemQuery,
     joins: str = "",
 ) -> FeaturePage:
-    """A page of ``table`` (aliased ``a``) as features, ordered by ``key``, with the match count."""
-    matched = session.execute(
-        text(f"SELECT count(*) FROM {table} a WHERE {where}"), params
-    ).scalar_one()
+    """A page of ``table`` (aliased ``a``) as features, ordered by ``key``; every piece of SQL
+    here is a constant of this module, every value in ``params``."""
+    where = " AND ".join(clauses) or "TRUE"
+    params = {**params, "limit": query.limit, "offset": query.offset}
     row = session.execute(
         text(
             f"""
@@ -129,7 +215,17 @@ def _page(
         ),
         params,
     ).one()
-    return FeaturePage(row[0], matched, row[1])
+    returned = row[1]
+    matched: int | None = None
+    if returned < query.limit and (returned > 0 or query.offset == 0):
+        matched = query.offset + returned  # the last page: known without counting
+    elif query.offset == 0:
+        counted = session.execute(
+            text(f"SELECT count(*) FROM (SELECT 1 FROM {table} a WHERE {where} LIMIT :cap) x"),
+            {**params, "cap": COUNT_CAP + 1},
+        ).scalar_one()
+        matched = counted if counted <= COUNT_CAP else None
+    return FeaturePage(row[0], matched, returned)
 
 
 def _scope(principal: Principal) -> list[str] | None:
@@ -137,35 +233,50 @@ def _scope(principal: Principal) -> list[str] | None:
 
 
 def asset_page(
-    session: Session,
-    *,
-    principal: Principal,
-    layer: str,
-    county: str | None,
-    limit: int,
-    offset: int,
+    session: Session, *, principal: Principal, layer: str, query: ItemQuery
 ) -> FeaturePage:
-    """Assets of one layer that ``principal`` may read, optionally in one county, by id."""
+    """Assets of one layer that ``principal`` may read, filtered by ``query``, by id."""
     if layer not in LAYERS:
         raise NotFound(f"图层 {layer} 不存在", f"No layer {layer!r}; use one of {list(LAYERS)}.")
-    if county is not None:
-        check_county(session, county)
-        require_read(principal, county)
+    _choice(query.kind, tuple(t.key for t in KINDS[layer]), "kind")
+    _choice(query.stage, tuple(t.key for t in STAGES), "stage")
+    _choice(query.status, ASSET_STATUSES, "status")
+    clauses, params = ["a.layer = :layer"], {"layer": layer}
+    if principal.counties is not None:
+        clauses.append("a.county_adcode = ANY(:scope)")
+        params["scope"] = _scope(principal)
+    if query.county is not None:
+        check_county(session, query.county)
+        require_read(principal, query.county)
+        clauses.append("a.county_adcode = :county")
+        params["county"] = query.county
+    if query.bbox is not None:
+        clauses.append(ENVELOPE)
+        params.update(zip(("west", "south", "east", "north"), query.bbox, strict=True))
+    for name in ("kind", "stage", "batch"):
+        if getattr(query, name) is not None:
+            clauses.append(f"a.{name} = :{name}")
+            params[name] = getattr(query, name)
+    if query.status is not None:
+        from gis.progress import china_today  # gis.progress imports this module
+
+        clauses.append(f"{asset_status_sql('a.stage', 'status_day')} = :status")
+        params.update(status=query.status, status_day=china_today())
+    if query.observed is not None:
+        clauses += time_clauses(query.observed, "a.stage_observed_at", params)
+    if query.filter is not None:
+        clauses.append(cql2_clause(query.filter, ASSET_QUERYABLES, params))
     return _page(
         session,
         table="assets",
         key="id",
-        feature=asset_feature_sql(personal=principal.personal_everywhere_it_reads),
+        feature=asset_feature_sql(
+            personal=principal.personal_everywhere_it_reads, lat_lon=query.lat_lon
+        ),
         joins=ASSET_JOINS,
-        where="a.layer = :layer AND (CAST(:county AS text) IS NULL OR a.county_adcode = :county)"
-        " AND (CAST(:scope AS text[]) IS NULL OR a.county_adcode = ANY(:scope))",
-        params={
-            "layer": layer,
-            "county": county,
-            "scope": _scope(principal),
-            "limit": limit,
-            "offset": offset,
-        },
+        clauses=clauses,
+        params=params,
+        query=query,
     )
 
 
@@ -224,29 +335,46 @@ def find_assets(
     ).scalar_one()
 
 
-def county_page(session: Session, *, county: str | None, limit: int, offset: int) -> FeaturePage:
+def county_page(session: Session, *, query: ItemQuery) -> FeaturePage:
     """County boundaries, ordered by adcode."""
-    if county is not None:
-        check_county(session, county)
+    clauses: list[str] = []
+    params: dict = {}
+    if query.county is not None:
+        check_county(session, query.county)
+        clauses.append("a.adcode = :county")
+        params["county"] = query.county
+    if query.bbox is not None:
+        clauses.append(ENVELOPE)
+        params.update(zip(("west", "south", "east", "north"), query.bbox, strict=True))
+    if query.filter is not None:
+        clauses.append(cql2_clause(query.filter, COUNTY_QUERYABLES, params))
     return _page(
         session,
         table="counties",
         key="adcode",
-        feature=COUNTY_FEATURE,
-        where="CAST(:county AS text) IS NULL OR a.adcode = :county",
-        params={"county": county, "limit": limit, "offset": offset},
+        feature=county_feature_sql(lat_lon=query.lat_lon),
+        clauses=clauses,
+        params=params,
+        query=query,
     )
 
 
 def asset_feature(
-    session: Session, asset_id: int, *, principal: Principal, layer: str | None = None
+    session: Session,
+    asset_id: int,
+    *,
+    principal: Principal,
+    layer: str | None = None,
+    lat_lon: bool = False,
 ) -> tuple[str, int]:
     """One asset as a GeoJSON Feature (text) and its version, for the ETag. Raises NotFound,
     or Forbidden when the asset lies outside the principal's counties."""
+    public = asset_feature_sql(personal=False, lat_lon=lat_lon)
+    personal = asset_feature_sql(personal=True, lat_lon=lat_lon)
     row = session.execute(
         text(
-            f"SELECT a.county_adcode, {asset_feature_sql(personal=False)}::text, "
-            f"{asset_feature_sql(personal=True)}::text, a.version FROM assets a {ASSET_JOINS} "
+            f"SELECT a.county_adcode, {public}::text, "
+            f"{personal}::text, a.version FROM assets a {ASSET_JOINS} "
             "WHERE a.id = :id AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)"
         ),
         {"id": asset_id, "layer": layer},
@@ -264,10 +392,11 @@ def asset_feature(
     return (personal if principal.sees_personal(county) else public), version
 
 
-def county_feature(session: Session, adcode: str) -> str:
+def county_feature(session: Session, adcode: str, *, lat_lon: bool = False) -> str:
     """One county boundary as a GeoJSON Feature (text)."""
+    feature = county_feature_sql(lat_lon=lat_lon)
     body = session.execute(
-        text(f"SELECT {COUNTY_FEATURE}::text FROM counties a WHERE a.adcode = :adcode"),
+        text(f"SELECT {feature}::text FROM counties a WHERE a.adcode = :adcode"),
         {"adcode": adcode},
     ).scalar_one_or_none()
     if body is None:

@@ -53,10 +53,11 @@ def test_unknown_asset_is_a_clear_404(admin_client: TestClient) -> None:
     assert "999999999" in response.json()["message"]
 
 
-def test_bad_asset_id_is_a_clear_422(admin_client: TestClient) -> None:
+def test_bad_asset_id_names_no_asset(admin_client: TestClient) -> None:
+    """As under /ogc/.../items/{id}: a non-numeric id names nothing (404), saying what ids are."""
     response = admin_client.get("/assets/abc")
-    assert response.status_code == 422
-    assert response.json()["message"].startswith("请求参数有误")
+    assert response.status_code == 404
+    assert "正整数" in response.json()["message"]
 
 
 def test_find_assets_near_a_point_nearest_first(

@@ -119,7 +119,8 @@ def test_paging_with_links(admin_client: TestClient, assets: dict[str, int]) -> 
     assert "prev" not in links
     second = admin_client.get(links["next"]).json()
     assert second["numberReturned"] == 1
-    assert {link["rel"] for link in second["links"]} == {"self", "prev"}
+    rels = {link["rel"] for link in second["links"]}
+    assert "prev" in rels and "next" not in rels
     seen = [f["id"] for f in first["features"] + second["features"]]
     assert sorted(seen) == sorted([assets["weihui_1"], assets["weihui_2"], assets["huixian"]])
 
@@ -147,10 +148,17 @@ def test_single_items(admin_client: TestClient, assets: dict[str, int]) -> None:
     ("url", "status", "field", "words"),
     [
         ("/ogc/collections/houses/items?county=410799", 422, "county", "410781 卫辉市"),
-        ("/ogc/collections/houses/items?county=weihui", 422, "county", "格式不对"),
-        ("/ogc/collections/houses/items?limit=0", 422, "limit", "大于或等于 1"),
-        ("/ogc/collections/houses/items?limit=20000", 422, "limit", "小于或等于 10000"),
-        ("/ogc/collections/houses/items?offset=-1", 422, "offset", "大于或等于 0"),
+        ("/ogc/collections/houses/items?county=weihui", 400, "county", "6 位县区代码"),
+        ("/ogc/collections/houses/items?limit=0", 400, "limit", "1 到 10000 之间的整数"),
+        ("/ogc/collections/houses/items?limit=20000", 400, "limit", "1 到 10000 之间的整数"),
+        ("/ogc/collections/houses/items?offset=-1", 400, "offset", "0 到 1000000000"),
+        ("/ogc/collections/houses/items?kind=bridge", 400, "kind", "general_repair"),
+        ("/ogc/collections/houses/items?stage=done", 400, "stage", "started"),
+        ("/ogc/collections/houses/items?status=late", 400, "status", "overdue"),
+        ("/ogc/collections/houses/items?batch=1", 400, "batch", "可用的参数"),
+        ("/ogc/collections/roads/items?batch=3", 400, "batch", "1 到 2"),
+        ("/ogc/collections/houses/items?crs=EPSG:3857", 400, "crs", "4490"),
+        ("/ogc/collections/houses/items?f=xml", 400, "f", "html"),
         ("/ogc/collections/bridges/items", 404, "collection_id", "houses"),
         ("/ogc/collections/houses/items/abc", 404, "feature_id", "数字"),
     ],
