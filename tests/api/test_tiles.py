@@ -100,9 +100,11 @@ def test_an_unreported_house_has_its_due_date_and_no_last_report(
 
 
 @pytest.mark.parametrize("z", [4, 8, 10, 12, 14])
+@pytest.mark.parametrize("day", ["", "as_of=2021-11-10"], ids=["today_cells", "past_live"])
 def test_a_low_zoom_tile_accounts_for_every_asset_in_it(
-    admin_client: TestClient, session: Session, houses: dict[str, int], z: int
+    admin_client: TestClient, session: Session, houses: dict[str, int], z: int, day: str
 ) -> None:
+    """Today's tiles are summed from tile_cells, an earlier day's read every asset."""
     # 40 more houses on a 400 m grid north-east of H1, so that cells hold several
     for i in range(40):
         where = Point(H1[0] + (i % 8) * 0.004, H1[1] + (i // 8) * 0.004)
@@ -110,7 +112,7 @@ def test_a_low_zoom_tile_accounts_for_every_asset_in_it(
             session, asset_in=replace(WEIHUI_HOUSE, code=f"FW-410781-7{i:04d}", geometry=where)
         )
     tile = tile_of(*H1, z)
-    found = features(admin_client, url(*tile))
+    found = features(admin_client, url(*tile, query=day))
     clusters = [f["properties"] for f in found if "n" in f["properties"]]
     assert clusters, "a low zoom groups the houses"
     for cluster in clusters:
@@ -123,8 +125,21 @@ def test_a_low_zoom_tile_accounts_for_every_asset_in_it(
     # ... and the tiles around it hold none of them twice
     z, x, y = tile
     neighbours = [(z, x + dx, y + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
-    total = sum(represented(features(admin_client, url(*t))) for t in neighbours)
+    total = sum(represented(features(admin_client, url(*t, query=day))) for t in neighbours)
     assert total == sum(assets_inside(session, *t) for t in neighbours)
+
+
+def test_a_cell_of_one_is_that_asset_in_todays_tiles(
+    admin_client: TestClient, houses: dict[str, int]
+) -> None:
+    """Today's z14 tile comes from tile_cells; the houses, 1-2 km apart, are alone in their
+    cells and carry what their own z16 tiles (every asset read) say of them."""
+    for name in ("H1", "H2", "H3", "H4"):
+        where = {"H1": H1, "H2": H2, "H3": H3, "H4": H4}[name]
+        low = by_id(features(admin_client, url(*tile_of(*where, 14))))
+        high = by_id(features(admin_client, url(*tile_of(*where, CLUSTER_BELOW_ZOOM))))
+        assert low[houses[name]] == high[houses[name]]
+        assert set(low[houses[name]]) >= SINGLE_KEYS
 
 
 def test_clusters_stop_at_the_threshold(admin_client: TestClient, houses: dict[str, int]) -> None:
