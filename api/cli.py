@@ -127,15 +127,97 @@ def demo(
 
 @app.command("import")
 def import_(
-    path: Annotated[Path, typer.Argument(help="GeoPackage, Shapefile, GeoJSON or CSV (lon/lat).")],
+    path: Annotated[
+        Path, typer.Argument(help="GeoPackage, Shapefile, GeoJSON, KML, CSV or Excel (.xlsx)")
+    ],
     layer: Annotated[str, typer.Option(help="houses, water_works or roads")],
+    update: Annotated[
+        bool, typer.Option("--update", help="match rows to assets by code and update them")
+    ] = False,
+    crs: Annotated[
+        str | None,
+        typer.Option(
+            help="WGS84, CGCS2000, GCJ-02, BD-09, CGCS2000-GK3-38, CGCS2000-GK3-114E, EPSG:n"
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="e.g. gbk, utf-8 (default: detected)")
+    ] = None,
+    header_row: Annotated[
+        int | None, typer.Option("--header-row", help="Excel: the header's row number")
+    ] = None,
+    sheet: Annotated[str | None, typer.Option(help="Excel: the sheet (default: the first)")] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="a county's column and value mapping (TOML)")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="write the rows with their problems to FILE.xlsx")
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="import the good rows, skip the bad")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only check; store nothing")] = False,
+    observed_at: Annotated[
+        str | None,
+        typer.Option(
+            "--observed-at", help="when the progress columns were observed (ISO date/time)"
+        ),
+    ] = None,
 ) -> None:
-    """导入台账：逐行检查，全部通过才保存 Import an inventory: all rows or none."""
-    from gis.imports import import_inventory
+    """导入台账：先逐行检查，默认全部通过才保存 Import an inventory (all rows or none)."""
+    from rich.progress import Progress
 
-    with _transaction() as session:
-        count = import_inventory(session, path=path, layer=layer)
-    typer.echo(f"已导入 {count} 个项目 imported {count} assets into {layer}")
+    from gis.imports import ImportOptions, ImportRejected, import_inventory
+    from gis.imports.report import write_report
+
+    options = ImportOptions(
+        mode="update" if update else "create",
+        crs=crs,
+        encoding=encoding,
+        header_row=header_row,
+        sheet=sheet,
+        mapping=mapping,
+        skip_invalid=skip_invalid,
+        dry_run=dry_run,
+        observed_at=_moment(observed_at),
+    )
+    summary = None
+    with _transaction() as session, Progress(transient=True) as bar:
+        task = bar.add_task("导入 importing", total=5)
+
+        def step(name: str) -> None:
+            bar.update(task, advance=1, description=name)
+
+        try:
+            summary = import_inventory(
+                session, path=path, layer=layer, options=options, principal=TERMINAL, step=step
+            )
+        except ImportRejected as exc:
+            if report:
+                write_report(exc.summary, report)
+                typer.echo(f"报告已写入 report written: {report}", err=True)
+            raise
+    if report:
+        write_report(summary, report)
+    typer.echo(summary.text())
+    if report:
+        typer.echo(f"报告已写入 report written: {report}")
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    """An ISO date or date-time; a date is that day's midnight, China time."""
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        _fail(
+            f"时间 {text!r} 格式不对，应为 2022-05-31 或 2022-05-31T10:00+08:00。\n"
+            "--observed-at must be an ISO date or date-time."
+        )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    return moment
 
 
 deadlines_app = typer.Typer(help="时间节点 Deadline rules and milestones (data/deadlines.toml).")

@@ -21,6 +21,11 @@ that is metres off.
 """
 
 import math
+import re
+
+import numpy as np
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
 
 from gis.errors import InvalidInput
 
@@ -171,3 +176,108 @@ def _check_in_china(lon: float, lat: float) -> None:
         "WGS 84 (EPSG:4326) coordinates instead.",
         field="location",
     )
+
+
+# --- Files from county offices (gis/imports): more datums than a phone declares. ---------------
+#
+# Baidu's BD-09 is GCJ-02 turned and shifted once more (the published formula below); its exact
+# inverse is found by the same fixed-point iteration as GCJ-02's. Surveyed inventories use the
+# CGCS2000 3-degree Gauss-Kruger zones: EPSG:4513-4533 are zones 25-45 with the zone number in
+# front of the easting (38 500 000 m on zone 38's central meridian), EPSG:4534-4554 the same
+# zones by central meridian (75E-135E) without it. Xinxiang lies in zone 38 (114E).
+_BD_FACTOR = math.pi * 3000.0 / 180.0
+GK3_ZONED = {zone: 4513 + zone - 25 for zone in range(25, 46)}  # zone -> EPSG, zone in easting
+GK3_BY_MERIDIAN = {3 * zone: 4534 + zone - 25 for zone in range(25, 46)}  # CM degrees -> EPSG
+
+IMPORT_CRS_HELP_ZH = (
+    "WGS84、CGCS2000（EPSG:4490）、GCJ-02（高德、腾讯地图）、BD-09（百度地图）、"
+    "CGCS2000 3度带高斯投影（如 CGCS2000-GK3-38 带号在横坐标前，或 CGCS2000-GK3-114E 不带带号），"
+    "或任一 EPSG 代码"
+)
+IMPORT_CRS_HELP_EN = (
+    "WGS84, CGCS2000 (EPSG:4490), GCJ-02 (Amap, Tencent), BD-09 (Baidu), a CGCS2000 3-degree "
+    "Gauss-Kruger zone (CGCS2000-GK3-38 with the zone number in the easting, CGCS2000-GK3-114E "
+    "without), or any EPSG code"
+)
+
+
+def wgs84_to_bd09(lon: float, lat: float) -> tuple[float, float]:
+    """The BD-09 (lon, lat) that Baidu maps show for a WGS 84 (lon, lat)."""
+    return _gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+def bd09_to_wgs84(lon: float, lat: float) -> tuple[float, float]:
+    """The WGS 84 (lon, lat) whose BD-09 image is the given (lon, lat), to below 1 mm."""
+    _check_range(lon, lat)
+    gcj_lon, gcj_lat = lon - 0.0065, lat - 0.006
+    for _ in range(_INVERSE_MAX_STEPS):
+        bd_lon, bd_lat = _gcj02_to_bd09(gcj_lon, gcj_lat)
+        err_lon, err_lat = bd_lon - lon, bd_lat - lat
+        if abs(err_lon) < _INVERSE_TOLERANCE and abs(err_lat) < _INVERSE_TOLERANCE:
+            break
+        gcj_lon -= err_lon
+        gcj_lat -= err_lat
+    return gcj02_to_wgs84(gcj_lon, gcj_lat)
+
+
+def _gcj02_to_bd09(lon: float, lat: float) -> tuple[float, float]:
+    z = math.hypot(lon, lat) + 0.00002 * math.sin(lat * _BD_FACTOR)
+    theta = math.atan2(lat, lon) + 0.000003 * math.cos(lon * _BD_FACTOR)
+    return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
+
+
+def import_crs(name: str) -> str:
+    """The canonical name of a file's CRS: "GCJ-02", "BD-09" or "EPSG:n", from spellings such as
+    "wgs84", "gcj02", "百度", "CGCS2000-GK3-38", "gk3 114E" or any EPSG code."""
+    key = re.sub(r"[\s_]+", "", name.strip().lower()).replace("3度带", "gk3").replace("°", "")
+    if key in ("bd09", "bd-09", "baidu", "百度"):
+        return "BD-09"
+    if key in ("gcj02", "gcj-02", "gaode", "amap", "高德", "腾讯", "火星"):
+        return "GCJ-02"
+    if key in ("wgs84", "wgs-84", "gps", "crs84", "4326", "epsg:4326"):
+        return "EPSG:4326"
+    if key in ("cgcs2000", "cgcs-2000", "国家2000", "2000", "4490", "epsg:4490"):
+        return "EPSG:4490"
+    gk = re.fullmatch(r"(?:cgcs2000|国家2000)?[-:]?gk3[-:]?(\d{2,3})(e?)(?:带)?", key)
+    if gk:
+        number = int(gk.group(1))
+        if gk.group(2) or number > 45:  # a central meridian, e.g. 114E: no zone in the easting
+            if number in GK3_BY_MERIDIAN:
+                return f"EPSG:{GK3_BY_MERIDIAN[number]}"
+        elif number in GK3_ZONED:
+            return f"EPSG:{GK3_ZONED[number]}"
+    try:
+        epsg = CRS.from_user_input(name.strip()).to_epsg()
+    except CRSError:
+        epsg = None
+    if epsg is None:
+        raise InvalidInput(
+            f"不认识的坐标系 {name!r}。可用：{IMPORT_CRS_HELP_ZH}",
+            f"Unknown CRS {name!r}. Use {IMPORT_CRS_HELP_EN}.",
+            field="crs",
+        )
+    return f"EPSG:{epsg}"
+
+
+def xy_to_storage(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates in ``crs`` (as ``import_crs`` names it; x is the easting or longitude) as
+    EPSG:4326 longitude and latitude. NaN stays NaN."""
+    if crs in ("GCJ-02", "BD-09"):
+        inverse = gcj02_to_wgs84 if crs == "GCJ-02" else bd09_to_wgs84
+        lon, lat = np.array(x, dtype=float), np.array(y, dtype=float)
+        inside = (
+            np.isfinite(lon)
+            & np.isfinite(lat)
+            & (lon >= _GCJ_LON[0])
+            & (lon <= _GCJ_LON[1])
+            & (lat >= _GCJ_LAT[0])
+            & (lat <= _GCJ_LAT[1])
+        )
+        for i in np.flatnonzero(inside):  # the exact inverse is scalar; files are county-sized
+            lon[i], lat[i] = inverse(lon[i], lat[i])
+        lon[~inside], lat[~inside] = np.nan, np.nan
+        return lon, lat
+    if crs in ("EPSG:4326", "EPSG:4490"):  # centimetres apart, as for phones above
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    transformer = Transformer.from_crs(crs, STORAGE_SRID, always_xy=True)
+    return transformer.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))

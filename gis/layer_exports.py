@@ -26,7 +26,8 @@ _LAYER = text(
            a.funds_secured_wan::float8 AS funds_secured_wan,
            {_AS_OF.stage} AS stage,
            {_AS_OF.percent} AS percent,
-           a.householder_name, a.householder_phone, ST_AsBinary(a.geom) AS wkb
+           a.householder_name, a.householder_phone, a.extra, a.extra_personal,
+           ST_AsBinary(a.geom) AS wkb
       FROM assets a
       {_AS_OF.join}
       JOIN counties c ON c.adcode = a.county_adcode
@@ -58,6 +59,21 @@ def layer_frame(
     frame["as_of"] = as_of.isoformat()
     if not principal.personal_everywhere_it_reads:
         frame = frame.drop(columns=["householder_name", "householder_phone"], errors="ignore")
+        frame = frame.drop(columns=["extra_personal"], errors="ignore")
+    return _extra_columns(frame)
+
+
+def _extra_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The extra attributes of imported inventories as columns under their own headers (as the
+    county sent them, so that the file imports again as it was)."""
+    for name in ("extra", "extra_personal"):
+        if name not in frame:
+            continue
+        records = frame.pop(name).tolist()
+        headers = list(dict.fromkeys(k for r in records for k in (r or {})))
+        for header in headers:
+            if header not in frame:
+                frame[header] = [(r or {}).get(header) for r in records]
     return frame
 
 

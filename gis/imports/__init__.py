@@ -1,49 +1,130 @@
-"""Importing an inventory (GeoPackage, Shapefile, GeoJSON, CSV) of one layer: all rows or none.
+"""Importing a county's inventory as it was sent: GeoPackage, Shapefile, GeoJSON, KML, CSV or
+Excel; Chinese headers and values; WGS84, CGCS2000, GCJ-02, BD-09 or Gauss-Kruger coordinates.
 
-Every row is checked with the same rules as a single asset (gis/assets.py). If any row fails,
-nothing is stored and the error lists each bad row with its number and what to fix.
+Every row is read and checked first (gis/imports/rows.py, geometry.py, places.py), the checks
+that need the database run as joins against a staging table (load.py), and only then is anything
+written: by default nothing at all when a row is bad, each bad row named with the clerk's row
+number, column, value and how to fix it. In update mode rows are matched to assets by code; their
+progress columns become reports decided by the field-report rules (gis/reports.py).
 """
 
-import warnings
-from dataclasses import dataclass, fields
-from decimal import Decimal, InvalidOperation
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
-import geopandas as gpd
-import pandas as pd
+import numpy as np
 import shapely
 from sqlalchemy.orm import Session
 
-from gis.assets import AssetNew, insert_asset, validate
-from gis.crs import STORAGE_SRID
-from gis.errors import InvalidInput, RebuildError
-from gis.vocab import LAYERS
+from gis import access
+from gis.errors import InvalidInput
+from gis.imports import geometry as geometry_
+from gis.imports import load, places, rows
+from gis.imports.columns import Column, load_mapping
+from gis.imports.events import apply_progress
+from gis.imports.problems import MAX_LISTED, Problems, RowProblem
+from gis.imports.read import Sheet, read_sheet
+from gis.vocab import KINDS, LAYERS
 
-# Column headers a county clerk is likely to use, mapped to the asset's fields.
-ALIASES = {
-    "代码": "code", "编码": "code", "项目代码": "code",
-    "类别": "kind", "类型": "kind",
-    "县区代码": "county_adcode", "行政区划代码": "county_adcode", "county": "county_adcode",
-    "名称": "name", "项目名称": "name",
-    "乡镇": "town", "村": "village", "行政村": "village",
-    "批次": "batch", "安置户数": "households",
-    "计划投资": "planned_investment_wan", "计划投资（万元）": "planned_investment_wan",
-    "到位资金": "funds_secured_wan", "到位资金（万元）": "funds_secured_wan",
-    "已脱贫地区": "poverty_alleviated_area", "受灾严重地区": "worst_hit_area",
-    "户主": "householder_name", "户主姓名": "householder_name", "联系电话": "householder_phone",
-}  # fmt: skip
-FIELDS = {f.name for f in fields(AssetNew)} - {"layer", "geometry"}
-REQUIRED = ("code", "kind", "county_adcode", "name")
-MAX_LISTED = 50
+__all__ = ["ImportOptions", "ImportRejected", "ImportSummary", "RowProblem", "import_inventory"]
+
+Mode = Literal["create", "update"]
 
 
 @dataclass(frozen=True)
-class RowProblem:
-    row: int  # 1-based, as a spreadsheet shows it after the header
-    field: str | None
-    zh: str
-    en: str
+class ImportOptions:
+    mode: Mode = "create"
+    crs: str | None = None
+    encoding: str | None = None
+    header_row: int | None = None
+    sheet: str | None = None
+    mapping: Path | None = None
+    skip_invalid: bool = False
+    dry_run: bool = False
+    observed_at: dt.datetime | None = None  # of the progress columns; default: now
+
+
+@dataclass
+class ImportSummary:
+    file: str
+    layer: str
+    mode: Mode
+    rows: int
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    progress: dict[str, int] = field(default_factory=dict)  # report outcome -> count
+    derived: dict[str, int] = field(default_factory=dict)  # field -> rows
+    extra_columns: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    generated_codes: dict[int, str] = field(default_factory=dict)  # clerk's row -> code
+    dry_run: bool = False
+    seconds: float = 0.0
+    sheet: Sheet | None = None  # for the report workbook
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "layer": self.layer,
+            "mode": self.mode,
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "progress": self.progress,
+            "derived": self.derived,
+            "extra_columns": self.extra_columns,
+            "ignored_columns": self.ignored_columns,
+            "notes": [{"message": zh, "message_en": en} for zh, en in self.notes],
+            "problems": [p.as_dict() for p in self.problems],
+            "generated_codes": {str(k): v for k, v in self.generated_codes.items()},
+            "dry_run": self.dry_run,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def text(self) -> str:
+        """The summary for the command line, Chinese then English."""
+        verb = ("将", "would be ") if self.dry_run else ("已", "")
+        zh = [
+            f"{self.file}：{self.rows:,} 行；{verb[0]}新建 {self.created:,}，{verb[0]}更新 "
+            f"{self.updated:,}，无变化 {self.unchanged:,}，跳过 {self.skipped:,}"
+        ]
+        en = [
+            f"{self.file}: {self.rows:,} rows; {verb[1]}created {self.created:,}, "
+            f"{verb[1]}updated {self.updated:,}, unchanged {self.unchanged:,}, skipped "
+            f"{self.skipped:,}"
+        ]
+        if self.progress:
+            zh.append("进度上报：" + "，".join(f"{k} {v}" for k, v in self.progress.items()))
+            en.append("progress: " + ", ".join(f"{k} {v}" for k, v in self.progress.items()))
+        for name, count in self.derived.items():
+            zh.append(f"推导 {name}：{count:,} 行")
+            en.append(f"derived {name} for {count:,} rows")
+        if self.generated_codes:
+            zh.append(f"生成代码 {len(self.generated_codes):,} 个（见 --report 报告）")
+            en.append(f"made {len(self.generated_codes):,} codes (listed in the --report file)")
+        if self.extra_columns:
+            zh.append("保留为附加属性的列：" + "、".join(self.extra_columns))
+            en.append("kept as extra attributes: " + ", ".join(self.extra_columns))
+        if self.ignored_columns:
+            zh.append("未导入的列（由系统计算）：" + "、".join(self.ignored_columns))
+            en.append("not imported (computed by the tracker): " + ", ".join(self.ignored_columns))
+        zh += [z for z, _ in self.notes]
+        en += [e for _, e in self.notes]
+        for p in self.problems[:MAX_LISTED]:
+            zh.append(f"第 {p.row} 行 {p.column or p.field or ''}：{p.zh}")
+            en.append(f"row {p.row} {p.column or p.field or ''}: {p.en}")
+        if len(self.problems) > MAX_LISTED:
+            zh.append(f"……另有 {len(self.problems) - MAX_LISTED} 处问题")
+            en.append(f"... and {len(self.problems) - MAX_LISTED} more")
+        return "\n".join(zh + en)
 
 
 class ImportRejected(InvalidInput):
@@ -51,128 +132,288 @@ class ImportRejected(InvalidInput):
 
     code = "import_rejected"
 
-    def __init__(self, problems: list[RowProblem], total: int) -> None:
+    def __init__(self, summary: ImportSummary) -> None:
+        problems = summary.problems
         listed = problems[:MAX_LISTED]
         more = len(problems) - len(listed)
-        tail_zh = f"\n……另有 {more} 处问题" if more else ""
-        tail_en = f"\n... and {more} more" if more else ""
         super().__init__(
-            f"{total} 行中有 {len(problems)} 处问题，未导入任何数据。请修改后重新导入：\n"
-            + "\n".join(f"第 {p.row} 行 {p.field or ''}：{p.zh}" for p in listed)
-            + tail_zh,
-            f"{len(problems)} problems in {total} rows; nothing was imported. Fix them and "
-            "import again:\n"
-            + "\n".join(f"row {p.row} {p.field or ''}: {p.en}" for p in listed)
-            + tail_en,
+            f"{summary.rows} 行中有 {len(problems)} 处问题，未导入任何数据。请修改后重新导入"
+            "（或加 --skip-invalid 只导入无误的行）：\n"
+            + "\n".join(f"第 {p.row} 行 {p.column or p.field or ''}：{p.zh}" for p in listed)
+            + (f"\n……另有 {more} 处问题" if more else ""),
+            f"{len(problems)} problems in {summary.rows} rows; nothing was imported. Fix them and "
+            "import again (or --skip-invalid to import the good rows):\n"
+            + "\n".join(f"row {p.row} {p.column or p.field or ''}: {p.en}" for p in listed)
+            + (f"\n... and {more} more" if more else ""),
+            field="rows",
         )
         self.problems = problems
+        self.summary = summary
+        self.extra = {"summary": summary.as_dict()}
 
 
-def read_inventory(path: Path) -> gpd.GeoDataFrame:
-    """Read a vector file or a CSV (``lon``/``lat`` or ``wkt`` columns) as EPSG:4326."""
-    if not path.exists():
-        raise InvalidInput(f"文件不存在：{path}", f"No such file: {path}", field="path")
-    if path.suffix.lower() == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        if {"lon", "lat"} <= set(frame.columns):
-            lon = pd.to_numeric(frame.pop("lon"), errors="coerce")
-            lat = pd.to_numeric(frame.pop("lat"), errors="coerce")
-            geometry = gpd.points_from_xy(lon, lat)
-        elif "wkt" in frame.columns:
-            geometry = gpd.GeoSeries.from_wkt(frame.pop("wkt").replace("", None))
-        else:
-            raise InvalidInput(
-                "CSV 需要 lon、lat 两列（经纬度）或 wkt 一列（几何）",
-                "A CSV needs lon and lat columns, or a wkt column.",
-                field="path",
-            )
-        return gpd.GeoDataFrame(frame, geometry=geometry, crs=STORAGE_SRID)
-    try:
-        frame = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several types; all mean "cannot read this file"
-        raise InvalidInput(
-            f"无法读取文件 {path.name}：{exc}。支持 GeoPackage、Shapefile、GeoJSON、CSV",
-            f"Cannot read {path.name}: {exc}. Use GeoPackage, Shapefile, GeoJSON or CSV.",
-            field="path",
-        ) from exc
-    if frame.crs is None:
-        warnings.warn(f"{path.name} states no CRS; assuming EPSG:4326 lon/lat", stacklevel=2)
-        return frame.set_crs(STORAGE_SRID)
-    return frame.to_crs(STORAGE_SRID)
-
-
-def _value(field: str, raw: Any) -> Any:
-    if raw is None or (isinstance(raw, float) and pd.isna(raw)) or raw == "":
-        return None
-    if field in ("batch", "households"):
-        return int(float(raw))
-    if field in ("planned_investment_wan", "funds_secured_wan"):
-        return Decimal(str(raw))
-    if field in ("poverty_alleviated_area", "worst_hit_area"):
-        return str(raw).strip().lower() in ("1", "true", "yes", "是", "y")
-    if field == "percent":
-        return int(float(raw))
-    return str(raw).strip()
-
-
-def _to_asset(layer: str, record: dict[str, Any], geom: Any) -> AssetNew:
-    values = {f: _value(f, record.get(f)) for f in FIELDS if f in record}
-    values.setdefault("stage", "not_started")
-    values["stage"] = values["stage"] or "not_started"
-    values["percent"] = values.get("percent") or 0
-    for flag in ("poverty_alleviated_area", "worst_hit_area"):
-        values[flag] = bool(values.get(flag))
-    geometry = None if geom is None or shapely.is_missing(geom) else geom
-    return AssetNew(layer=layer, geometry=geometry, **values)
-
-
-def import_inventory(session: Session, *, path: Path, layer: str) -> int:
-    """Validate every row of ``path`` as an asset of ``layer``; store all or none."""
+def import_inventory(
+    session: Session,
+    *,
+    path: Path,
+    layer: str,
+    options: ImportOptions = ImportOptions(),
+    principal: access.Principal = access.TERMINAL,
+    step: Callable[[str], None] = lambda _: None,
+    name: str | None = None,
+) -> ImportSummary:
+    """Read, check and store ``path`` as assets of ``layer``; see the module. Flushes, never
+    commits; raises ImportRejected (nothing written) when a row is bad and not skip_invalid."""
+    started = time.perf_counter()
     if layer not in LAYERS:
         raise InvalidInput(
-            f"图层 {layer!r} 不存在，可选：{'、'.join(LAYERS)}",
+            f"图层 {layer!r} 不存在，可选："
+            + "、".join(f"{k}（{v.zh}）" for k, v in LAYERS.items()),
             f"Unknown layer {layer!r}; use one of {', '.join(LAYERS)}.",
             field="layer",
         )
-    frame = read_inventory(path).rename(columns=ALIASES)
-    missing = [c for c in REQUIRED if c not in frame.columns]
-    if missing:
+    access.require_role(principal, "admin", "manager")
+    mapping = load_mapping(options.mapping)
+    defaults = mapping.read
+    step("读取文件 reading the file")
+    sheet = read_sheet(
+        path,
+        encoding=options.encoding or defaults.get("encoding"),
+        header_row=options.header_row or defaults.get("header_row"),
+        sheet=options.sheet or defaults.get("sheet"),
+        known_header=mapping.knows,
+    )
+    summary = ImportSummary(
+        name or path.name,
+        layer,
+        options.mode,
+        len(sheet.frame),
+        notes=list(sheet.notes),
+        dry_run=options.dry_run,
+        sheet=sheet,
+    )
+    if not len(sheet.frame):
         raise InvalidInput(
-            f"缺少必填列：{'、'.join(missing)}（列名可用 code/代码、kind/类别、"
-            "county_adcode/县区代码、name/名称）",
-            f"Missing required columns: {', '.join(missing)}.",
-            field="columns",
+            f"{summary.file} 没有数据行（只有表头或为空）",
+            f"{summary.file} has no data rows.",
+            field="path",
         )
-    problems: list[RowProblem] = []
-    assets: list[AssetNew] = []
-    seen: dict[str, int] = {}
-    records = frame.drop(columns=frame.geometry.name).to_dict("records")
-    for number, (record, geom) in enumerate(zip(records, frame.geometry, strict=True), start=1):
-        try:
-            asset = _to_asset(layer, record, geom)
-            validate(session, asset)
-        except (ValueError, InvalidOperation) as exc:
-            problems.append(
-                RowProblem(number, None, f"数值格式不对（{exc}）", f"bad number: {exc}")
+    columns = _columns(sheet, mapping)
+    fields = {c.field: c.header for c in columns if c.field not in ("extra", "ignore")}
+    summary.extra_columns = [c.header for c in columns if c.field in ("extra", *rows.KEPT_AS_EXTRA)]
+    summary.ignored_columns = [c.header for c in columns if c.field == "ignore"]
+    step("检查数值 checking values")
+    problems = Problems(sheet.rows)
+    counties = places.Counties(session)
+    parsed = rows.parse(
+        sheet.frame,
+        columns,
+        layer=layer,
+        mapping=mapping,
+        counties=counties.names,
+        problems=problems,
+    )
+    values, summary.derived = parsed.values, parsed.derived
+    step("换算坐标 converting coordinates")
+    located = geometry_.locate(
+        sheet,
+        fields,
+        stated=options.crs or defaults.get("crs"),
+        problems=problems,
+        required=options.mode == "create",
+    )
+    summary.notes += located.notes
+    geometry = geometry_.check(located.geometry, layer, problems)
+    values["county_adcode"], derived = places.derive_and_check(
+        counties,
+        geometry,
+        values["county_adcode"],
+        located.crs,
+        problems,
+        fields.get("county_adcode"),
+    )
+    if derived:
+        summary.derived["county_adcode"] = derived
+    values["extra"], values["extra_personal"] = rows.extras(sheet.frame, columns)
+    step("与数据库核对 checking against the database")
+    _make_codes(session, layer, values, problems, summary)
+    _derive_names(values)
+    values["n"] = np.arange(len(sheet.frame))
+    good = ~problems.bad
+    load.stage(session, {k: v[good] for k, v in values.items()}, geometry[good])
+    matched = {r[0]: r for r in load.existing(session)}
+    load.keep_names(session, [n for n in matched if values["name_derived"][n]])
+    new = good & ~np.isin(values["n"], list(matched))
+    _check_matches(matched, layer, options.mode, principal, values, problems, fields)
+    _check_new(new & ~problems.bad, layer, values, geometry, principal, problems, summary)
+    summary.problems = problems.listed()
+    if problems.bad.any() and not options.skip_invalid:
+        raise ImportRejected(summary)
+    step("写入 writing")
+    savepoint = session.begin_nested() if options.dry_run else None
+    observed = options.observed_at or dt.datetime.now(dt.UTC)
+    load.drop_rows(session, [int(n) for n in np.flatnonzero(good & problems.bad)])
+    updating = [n for n in matched if not problems.bad[n]]
+    if updating:
+        summary.progress = apply_progress(
+            session,
+            [matched[n] for n in updating],
+            values,
+            observed=observed,
+            principal=principal,
+            problems=problems,
+            source=summary.file,
+        )
+        summary.problems = problems.listed()
+        if problems.bad.any() and not options.skip_invalid:
+            raise ImportRejected(summary)
+        updating = [n for n in updating if not problems.bad[n]]
+        given = [f for f in load.INVENTORY if f in fields or f.startswith("extra")] + ["geom"]
+        summary.updated = load.update(session, rows=updating, given=given)
+        summary.unchanged = len(updating) - summary.updated
+    creating = [int(n) for n in np.flatnonzero(new & ~problems.bad)]
+    summary.created = load.create(
+        session, layer=layer, new_rows=creating, observed_at=observed, reporter=principal.user_id
+    )
+    summary.skipped = int(problems.bad.sum())
+    if savepoint is not None:
+        savepoint.rollback()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _columns(sheet: Sheet, mapping) -> list[Column]:
+    """Each header's column; a second column of a field already taken is kept as an extra."""
+    out, taken = [], set()
+    for header in sheet.frame.columns:
+        column = mapping.column(header)
+        if column.field not in ("extra", "ignore") and column.field in taken:
+            column = Column(header, "extra", public=column.public)
+        taken.add(column.field)
+        out.append(column)
+    return out
+
+
+def _make_codes(session, layer, values, problems, summary) -> None:
+    """Codes in the tracker's format (FW-410781-00012) for rows without one, numbered on from
+    the highest such code of the county in the database and in the file."""
+    need = (values["code"] == "") & ~problems.bad & (values["county_adcode"] != "")
+    if not need.any():
+        return
+    prefix = LAYERS[layer].code_prefix
+    highest = load.highest_numbers(session, prefix)
+    for code in values["code"][values["code"] != ""]:
+        parts = code.split("-")
+        if len(parts) == 3 and parts[0] == prefix and parts[2].isdigit():
+            highest[parts[1]] = max(highest.get(parts[1], 0), int(parts[2]))
+    for i in np.flatnonzero(need):
+        county = values["county_adcode"][i]
+        highest[county] = highest.get(county, 0) + 1
+        values["code"][i] = f"{prefix}-{county}-{highest[county]:05d}"
+        summary.generated_codes[int(problems.rows[i])] = values["code"][i]
+    summary.derived["code"] = int(need.sum())
+
+
+def _check_matches(matched, layer, mode, principal, values, problems, fields) -> None:
+    header = fields.get("code")
+    for n, (_, asset_id, asset_layer, county, _, _, asset_name) in matched.items():
+        code = values["code"][n]
+        if mode == "create":
+            problems.at(
+                n,
+                field="code",
+                column=header,
+                value=code,
+                zh=f"代码 {code} 已被“{asset_name}”（编号 {asset_id}）使用。如要更新它，"
+                "请用更新模式（--update）；否则请换一个代码",
+                en=f"Code {code} is already used by asset {asset_id} ({asset_name}); to "
+                "update it import with --update, otherwise choose another code.",
             )
-            continue
-        except RebuildError as exc:
-            problems.append(RowProblem(number, exc.field, exc.zh, exc.en))
-            continue
-        if asset.code in seen:
-            problems.append(
-                RowProblem(
-                    number,
-                    "code",
-                    f"代码 {asset.code} 与第 {seen[asset.code]} 行重复",
-                    f"code {asset.code} repeats row {seen[asset.code]}",
-                )
+        elif asset_layer != layer:
+            problems.at(
+                n,
+                field="code",
+                column=header,
+                value=code,
+                zh=f"代码 {code} 属于图层 {LAYERS[asset_layer].zh}，不是 {LAYERS[layer].zh}",
+                en=f"Code {code} belongs to layer {asset_layer}, not {layer}.",
             )
-            continue
-        seen[asset.code] = number
-        assets.append(asset)
-    if problems:
-        raise ImportRejected(problems, len(records))
-    for asset in assets:
-        insert_asset(session, asset_in=asset)
-    return len(assets)
+        elif not principal.reads(county):
+            problems.at(
+                n,
+                field="code",
+                column=header,
+                value=code,
+                zh=f"项目 {code} 属于县区 {county}，不在您负责的县区内",
+                en=f"Asset {code} is in county {county}, outside your counties.",
+            )
+
+
+def _check_new(new, layer, values, geometry, principal, problems, summary) -> None:
+    """What a row must have to become an asset; the name is made from village and code."""
+    missing_geom = new & shapely.is_missing(geometry)
+    problems.add(
+        missing_geom,
+        field="geometry",
+        zh="缺少位置：请填写坐标或在地图上标出位置",
+        en="No location: fill in the coordinates or draw the geometry.",
+    )
+    kinds = "、".join(k.zh for k in KINDS[layer])
+    hint_zh = {"houses": "，或填“损毁等级”“重建方式”", "roads": "，或填“路线编号”（X/Y/C 开头）"}
+    hint_en = {"houses": ", or 损毁等级/重建方式", "roads": ", or a route number (X/Y/C...)"}
+    problems.add(
+        new & (values["kind"] == ""),
+        field="kind",
+        zh=f"缺少类别：请填写{kinds}之一{hint_zh.get(layer, '')}",
+        en=f"No kind: fill one in{hint_en.get(layer, '')}.",
+    )
+    problems.add(
+        new & ~missing_geom & (values["county_adcode"] == ""),
+        field="county_adcode",
+        zh="缺少县区，且无法由位置确定",
+        en="No county, and none found at the location.",
+    )
+    if layer == "roads":
+        problems.add(
+            new & (values["batch"] == ""),
+            field="batch",
+            zh="农村公路必须注明批次：1（第一批）或 2（第二批）",
+            en="A road needs its batch: 1 or 2.",
+        )
+    problems.add(
+        new
+        & (values["households"] != "")
+        & (values["kind"] != "resettlement_site")
+        & (values["kind"] != ""),
+        field="households",
+        zh="只有安置区填写安置户数",
+        en="Only resettlement sites have a household count.",
+    )
+    if principal.counties is not None:
+        outside = (
+            new
+            & (values["county_adcode"] != "")
+            & ~np.isin(values["county_adcode"], list(principal.counties))
+        )
+        problems.add(
+            outside,
+            field="county_adcode",
+            values=values["county_adcode"],
+            zh="县区 {value} 不在您负责的县区内，不能导入",
+            en="County {value} is outside your counties.",
+        )
+    summary.derived.pop("name", None)
+    named = int((new & values["name_derived"]).sum())
+    if named:
+        summary.derived["name"] = named
+
+
+def _derive_names(values) -> None:
+    """A name from the village (or town) and the code where the file gives none."""
+    unnamed = (values["name"] == "") & (values["code"] != "")
+    values["name_derived"] = unnamed
+    place = np.where(values["village"] != "", values["village"], values["town"])
+    values["name"][unnamed] = [
+        f"{v}（{c}）" if v else c
+        for v, c in zip(place[unnamed], values["code"][unnamed], strict=True)
+    ]

@@ -1,0 +1,231 @@
+"""The database side of an import, set-based: the checked rows go into a staging table by one
+binary COPY, the checks that need the database are joins against it, and the assets are written
+from it by one INSERT and one UPDATE, inside the caller's transaction.
+
+A large import into an empty table is loaded as the demo is (gis/demo/copy.py): keys and indexes
+dropped and rebuilt once, the progress tallies computed once at the end.
+"""
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+import numpy as np
+import psycopg
+import shapely
+from sqlalchemy.orm import Session
+
+from gis.crs import STORAGE_SRID
+from gis.demo import binary
+from gis.demo.copy import _keys_dropped, _tallied_at_end
+from gis.demo.data import TEXT
+
+BULK_MIN = 100_000  # rows into an empty table from which the keys are rebuilt rather than kept
+
+# Every staged value is text ('' is NULL) but the row number and the geometry; the INSERT casts.
+STAGED = (
+    "code",
+    "kind",
+    "county_adcode",
+    "name",
+    "town",
+    "village",
+    "batch",
+    "households",
+    "planned_investment_wan",
+    "funds_secured_wan",
+    "poverty_alleviated_area",
+    "worst_hit_area",
+    "householder_name",
+    "householder_phone",
+    "stage",
+    "percent",
+    "extra",
+    "extra_personal",
+)
+_CASTS = {
+    "batch": "smallint",
+    "households": "smallint",
+    "planned_investment_wan": "numeric",
+    "funds_secured_wan": "numeric",
+    "poverty_alleviated_area": "boolean",
+    "worst_hit_area": "boolean",
+    "percent": "smallint",
+    "extra": "jsonb",
+    "extra_personal": "jsonb",
+}
+_DEFAULTS = {
+    "poverty_alleviated_area": "false",
+    "worst_hit_area": "false",
+    "stage": "'not_started'",
+    "percent": "0",
+    "extra": "'{}'",
+    "extra_personal": "'{}'",
+}
+INVENTORY = tuple(c for c in STAGED if c not in ("code", "stage", "percent"))
+INITIAL_NOTE = "台账导入时的状态 state in the imported inventory"
+
+
+def _driver(session: Session) -> psycopg.Connection:
+    return session.connection().connection.driver_connection
+
+
+def stage(session: Session, columns: dict[str, np.ndarray], geometry: np.ndarray) -> None:
+    """COPY the rows (``columns``: ``n`` and STAGED, text with '' for NULL) into ``import_rows``,
+    a temporary table dropped at commit."""
+    conn = _driver(session)
+    conn.execute("DROP TABLE IF EXISTS import_rows")
+    conn.execute(
+        "CREATE TEMP TABLE import_rows (n bigint PRIMARY KEY, "
+        + ", ".join(f"{c} text" for c in STAGED)
+        + ", geom text) ON COMMIT DROP"
+    )
+    ewkb = shapely.to_wkb(shapely.set_srid(geometry, STORAGE_SRID), hex=True, include_srid=True)
+    data = {"n": columns["n"].astype(np.int64)}
+    data |= {c: np.asarray(columns[c], dtype=TEXT) for c in STAGED}
+    # As hex EWKB text ('' for none: an update may keep the location), cast where it is used.
+    data["geom_hex"] = np.asarray(np.where(ewkb == None, "", ewkb), dtype=TEXT)  # noqa: E711
+    sql = f"COPY import_rows (n, {', '.join(STAGED)}, geom) FROM STDIN (FORMAT binary)"
+    with conn.cursor().copy(sql) as copy:
+        copy.write(binary.SIGNATURE)
+        for start in range(0, len(data["n"]), 50_000):
+            cut = slice(start, start + 50_000)
+            copy.write(binary.rows({k: v[cut] for k, v in data.items()}).tobytes())
+        copy.write(binary.TRAILER)
+
+
+def existing(session: Session) -> list[tuple[int, int, str, str, str, int, str]]:
+    """Staged rows whose code an asset already has: (n, id, layer, county, stage, percent,
+    name)."""
+    return (
+        _driver(session)
+        .execute(
+            "SELECT s.n, a.id, a.layer, a.county_adcode, a.stage, a.percent, a.name "
+            "FROM import_rows s JOIN assets a ON a.code = s.code"
+        )
+        .fetchall()
+    )
+
+
+def highest_numbers(session: Session, prefix: str) -> dict[str, int]:
+    """The highest number of the tracker-format codes (PREFIX-ADCODE-NNNNN) per county."""
+    rows = (
+        _driver(session)
+        .execute(
+            "SELECT split_part(code, '-', 2), max(CAST(split_part(code, '-', 3) AS bigint)) "
+            "FROM assets WHERE code ~ ('^' || %(p)s || '-[0-9]{6}-[0-9]{1,12}$') GROUP BY 1",
+            {"p": prefix},
+        )
+        .fetchall()
+    )
+    return {county: int(number) for county, number in rows}
+
+
+def keep_names(session: Session, numbers: list[int]) -> None:
+    """Matched rows keep their asset's name: a name made for the row is not an update."""
+    if numbers:
+        _driver(session).execute(
+            "UPDATE import_rows SET name = NULL WHERE n = ANY(%(n)s)", {"n": numbers}
+        )
+
+
+def drop_rows(session: Session, numbers: list[int]) -> None:
+    if numbers:
+        _driver(session).execute("DELETE FROM import_rows WHERE n = ANY(%(n)s)", {"n": numbers})
+
+
+def _value(column: str) -> str:
+    cast = f"CAST(s.{column} AS {_CASTS[column]})" if column in _CASTS else f"s.{column}"
+    return f"coalesce({cast}, {_DEFAULTS[column]})" if column in _DEFAULTS else cast
+
+
+def create(
+    session: Session,
+    *,
+    layer: str,
+    new_rows: list[int],
+    observed_at: dt.datetime,
+    reporter: int | None,
+) -> int:
+    """Insert the staged rows ``new_rows`` as assets of ``layer``; those not 未开工 get their
+    stage as a first event (as gis/assets.insert_asset does). Returns how many."""
+    if not new_rows:
+        return 0
+    conn = _driver(session)
+    bulk = len(new_rows) >= BULK_MIN and _empty_and_locked(conn)
+    columns = [c for c in STAGED]
+    with _bulk(conn) if bulk else nullcontext():
+        conn.execute(
+            f"""
+            INSERT INTO assets (layer, {", ".join(columns)}, stage_observed_at, geom)
+            SELECT %(layer)s, {", ".join(_value(c) for c in columns)},
+                   CASE WHEN coalesce(s.stage, 'not_started') <> 'not_started'
+                        THEN CAST(%(observed)s AS timestamptz) END,
+                   CAST(s.geom AS geometry)
+              FROM import_rows s
+             WHERE s.n = ANY(%(n)s)
+             ORDER BY s.county_adcode, s.n
+            """,
+            {"layer": layer, "observed": observed_at, "n": new_rows},
+        )
+        conn.execute(
+            """
+            INSERT INTO asset_events (id, asset_id, stage, percent, observed_at, reporter_id,
+                                      note)
+            SELECT gen_random_uuid(), a.id, a.stage, a.percent, %(observed)s, %(reporter)s,
+                   %(note)s
+              FROM import_rows s JOIN assets a ON a.code = s.code
+             WHERE s.n = ANY(%(n)s) AND a.stage <> 'not_started'
+            """,
+            {"observed": observed_at, "reporter": reporter, "note": INITIAL_NOTE, "n": new_rows},
+        )
+    if bulk:
+        conn.execute("SELECT tally_rebuild()")
+        conn.execute("ANALYZE assets, asset_events")
+    return len(new_rows)
+
+
+def _empty_and_locked(conn: psycopg.Connection) -> bool:
+    conn.execute("LOCK TABLE assets, asset_events IN ACCESS EXCLUSIVE MODE")
+    return conn.execute("SELECT NOT EXISTS (SELECT FROM assets)").fetchone()[0]
+
+
+@contextmanager
+def _bulk(conn: psycopg.Connection) -> Iterator[None]:
+    with _keys_dropped(conn, ["assets", "asset_events"]), _tallied_at_end(conn):
+        yield
+
+
+def update(session: Session, *, rows: list[int], given: list[str]) -> int:
+    """Update the inventory fields ``given`` (columns the file has) of the assets matched by
+    the staged rows ``rows``; an empty cell leaves the field as it is. Returns how many assets
+    changed (the others were the same already)."""
+    fields = [c for c in INVENTORY if c in given] + ["geom"]
+    if not rows:
+        return 0
+    new = {c: ("CAST(s.geom AS geometry)" if c == "geom" else _value(c)) for c in fields}
+    if "extra" in new:
+        new["extra"] = "a.extra || coalesce(CAST(s.extra AS jsonb), '{}')"
+    if "extra_personal" in new:
+        new["extra_personal"] = (
+            "a.extra_personal || coalesce(CAST(s.extra_personal AS jsonb), '{}')"
+        )
+    assigned = {
+        c: f"coalesce({v}, a.{c})" if c not in ("extra", "extra_personal") else v
+        for c, v in new.items()
+    }
+    changed = " OR ".join(
+        f"a.{c} IS DISTINCT FROM {v}" if c != "geom" else f"NOT ST_OrderingEquals(a.geom, {v})"
+        for c, v in assigned.items()
+    )
+    result = _driver(session).execute(
+        f"""
+        UPDATE assets a
+           SET {", ".join(f"{c} = {v}" for c, v in assigned.items())},
+               version = a.version + 1, updated_at = now()
+          FROM import_rows s
+         WHERE a.code = s.code AND s.n = ANY(%(n)s) AND ({changed})
+        """,
+        {"n": rows},
+    )
+    return result.rowcount

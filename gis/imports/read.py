@@ -1,0 +1,305 @@
+"""Reading a county's file as it was sent: the format, the encoding, the header row, the CRS.
+
+Whatever the format, the result is a ``Sheet``: the original columns as text (as the clerk typed
+them), each row's number as the clerk sees it in their program (the header row included, so
+row 2 is the first data row of a CSV), and the geometry when the format carries one.
+"""
+
+import io
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from gis.errors import InvalidInput
+
+VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".kml")
+TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
+FORMATS_ZH = "GeoPackage、Shapefile、GeoJSON、KML、CSV、Excel（.xlsx）"
+FORMATS_EN = "GeoPackage, Shapefile, GeoJSON, KML, CSV or Excel (.xlsx)"
+HEADER_SCAN_ROWS = 30  # a header row below this in a workbook needs --header-row
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted .xlsx and old .xls files
+
+
+@dataclass
+class Sheet:
+    """A file's rows: ``frame`` holds the original columns as text ('' when empty)."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray  # the clerk's row number of each row
+    geometry: np.ndarray | None = None  # shapely geometries in ``crs``, for vector formats
+    crs: str | None = None  # the file's own CRS (.prj, GeoPackage), as "EPSG:n" or WKT
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (zh, en) for the summary
+    kind: str = "table"  # "vector" or "table"
+    header_row: int = 1
+
+
+def _bad(zh: str, en: str) -> InvalidInput:
+    return InvalidInput(zh, en, field="path")
+
+
+def read_sheet(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    header_row: int | None = None,
+    sheet: str | None = None,
+    known_header=lambda name: False,
+) -> Sheet:
+    """Read ``path``; ``known_header(name)`` tells a header the import understands, to find the
+    header row of a workbook."""
+    if not path.exists():
+        raise _bad(f"文件不存在：{path}", f"No such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return _read_csv(path, encoding)
+    if suffix in (".xlsx", ".xlsm", ".xls"):
+        return _read_xlsx(path, header_row, sheet, known_header)
+    if suffix in VECTOR_SUFFIXES:
+        return _read_vector(path, encoding)
+    raise _bad(
+        f"不支持的文件类型 {path.suffix or '（无扩展名）'}。请使用 {FORMATS_ZH}",
+        f"Unsupported file type {path.suffix or '(none)'}; use {FORMATS_EN}.",
+    )
+
+
+def detect_encoding(data: bytes) -> tuple[str, bool]:
+    """UTF-8 (with or without BOM) when the bytes decode as it, else GB18030 (a superset of GBK
+    and GB2312, what Chinese Windows saves). Returns the codec and whether it was detected
+    rather than certain (a BOM is certain)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig", False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "gb18030", True
+    return "utf-8", True
+
+
+def _decode(data: bytes, encoding: str | None, name: str) -> tuple[str, list[tuple[str, str]]]:
+    detected = encoding is None
+    if encoding is None:
+        encoding, _ = detect_encoding(data)
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise _bad(
+            f"{name} 无法按 {encoding} 编码读取（{exc}）。请去掉 --encoding 让系统识别，"
+            "或另存为 UTF-8",
+            f"{name} cannot be read as {encoding} ({exc}); drop --encoding to detect it, or "
+            "save the file as UTF-8.",
+        ) from exc
+    label = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8（带 BOM）", "gb18030": "GBK/GB18030"}.get(
+        encoding, encoding
+    )
+    how = ("识别为", "detected as") if detected else ("按指定编码", "read as")
+    return text, [(f"{name} 的编码{how[0]} {label}", f"{name}: encoding {how[1]} {label}")]
+
+
+def _read_csv(path: Path, encoding: str | None) -> Sheet:
+    text, notes = _decode(path.read_bytes(), encoding, path.name)
+    if not text.strip():
+        raise _bad(f"{path.name} 是空文件", f"{path.name} is empty.")
+
+    frame = pd.read_csv(
+        io.StringIO(text),
+        dtype=str,
+        keep_default_na=False,
+        skip_blank_lines=False,
+        sep=None if path.suffix.lower() == ".txt" else ",",
+        engine="python" if path.suffix.lower() == ".txt" else "c",
+    )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    rows = np.arange(2, len(frame) + 2)
+    filled = (frame != "").any(axis=1).to_numpy()
+    return Sheet(frame[filled].reset_index(drop=True), rows[filled], notes=notes)
+
+
+def _cell(value) -> str:
+    """A workbook cell as the clerk sees it: 410781.0 reads 410781; dates as YYYY-MM-DD."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return text[:10] if text.endswith("T00:00:00") else text
+    return str(value).strip()
+
+
+def _read_xlsx(path: Path, header_row: int | None, sheet: str | None, known_header) -> Sheet:
+    import openpyxl
+
+    head = path.read_bytes()[:8]
+    if head == _OLE_MAGIC:
+        raise _bad(
+            f"{path.name} 设有打开密码（或是旧版 .xls）。请在 Excel 中取消密码"
+            "（文件→信息→保护工作簿→用密码进行加密，清空），另存为 .xlsx 后重新导入",
+            f"{path.name} is password-protected (or an old .xls). Remove the password in Excel "
+            "and save it as .xlsx, then import again.",
+        )
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise _bad(
+            f"{path.name} 已损坏或不是 Excel 文件，无法打开。请在 Excel 中打开并另存为 .xlsx",
+            f"{path.name} is damaged or not an Excel workbook ({exc}); open it in Excel and "
+            "save it as .xlsx again.",
+        ) from exc
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise _bad(
+                f"工作表 {sheet!r} 不存在，可选：{'、'.join(book.sheetnames)}",
+                f"No sheet {sheet!r}; the workbook has {', '.join(book.sheetnames)}.",
+            )
+        ws = book[sheet] if sheet else book.worksheets[0]
+        cells = [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    finally:
+        book.close()
+    if not any(any(row) for row in cells):
+        raise _bad(f"{path.name} 的工作表是空的", f"The sheet of {path.name} is empty.")
+    width = max(len(row) for row in cells)
+    cells = [row + [""] * (width - len(row)) for row in cells]
+    notes: list[tuple[str, str]] = []
+    if header_row is None:
+        header_row = _find_header(cells, known_header)
+        if header_row > 1:
+            notes.append(
+                (f"表头在第 {header_row} 行（其上为标题）", f"header found on row {header_row}")
+            )
+    if not 1 <= header_row <= len(cells):
+        raise _bad(
+            f"表头行 {header_row} 超出工作表（共 {len(cells)} 行）",
+            f"Header row {header_row} is beyond the sheet's {len(cells)} rows.",
+        )
+    header = _unique([h or f"列{i + 1}" for i, h in enumerate(cells[header_row - 1])])
+    body = cells[header_row:]
+    rows = np.arange(header_row + 1, header_row + 1 + len(body))
+    frame = pd.DataFrame(body, columns=header, dtype=object).astype(str)
+    filled = (frame != "").any(axis=1).to_numpy()
+    # Unnamed columns are kept only when they hold something (merged cells leave empty ones).
+    named = [bool(h) for h in cells[header_row - 1]]
+    keep = [
+        c
+        for c, has_name in zip(frame.columns, named, strict=True)
+        if has_name or (frame[c] != "").any()
+    ]
+    return Sheet(
+        frame.loc[filled, keep].reset_index(drop=True),
+        rows[filled],
+        notes=notes,
+        header_row=header_row,
+    )
+
+
+def _find_header(cells: list[list[str]], known_header) -> int:
+    """The row (1-based) with the most headers the import knows; a title row or merged cells
+    above it hold one or two values at most."""
+    best, best_score = 1, 0
+    for i, row in enumerate(cells[:HEADER_SCAN_ROWS]):
+        score = sum(1 for v in row if v and known_header(v))
+        if score > best_score:
+            best, best_score = i + 1, score
+    if best_score >= 2:
+        return best
+    for i, row in enumerate(cells[:HEADER_SCAN_ROWS]):  # else: the first row filled enough
+        if sum(1 for v in row if v) >= 3:
+            return i + 1
+    return 1
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+    return out
+
+
+def _read_vector(path: Path, encoding: str | None) -> Sheet:
+    notes: list[tuple[str, str]] = []
+    if path.suffix.lower() == ".shp":
+        encoding, notes = _shapefile_encoding(path, encoding)
+    try:
+        info = pyogrio.read_info(path, encoding=encoding)
+        frame = pyogrio.read_dataframe(path, encoding=encoding, use_arrow=info["features"] > 50_000)
+    except Exception as exc:  # pyogrio raises several types; all mean "cannot read this file"
+        raise _bad(
+            f"无法读取 {path.name}：{exc}。请确认文件完整（Shapefile 需 .shp、.shx、.dbf 同在），"
+            f"支持 {FORMATS_ZH}",
+            f"Cannot read {path.name}: {exc}. Check the file is complete (a Shapefile needs its "
+            f".shp, .shx and .dbf together); use {FORMATS_EN}.",
+        ) from exc
+    geometry = frame.geometry.to_numpy() if "geometry" in frame else None
+    crs = None
+    if frame.crs is not None:
+        try:
+            epsg = CRS.from_user_input(frame.crs).to_epsg(min_confidence=70)
+        except CRSError:
+            epsg = None
+        crs = f"EPSG:{epsg}" if epsg else frame.crs.to_wkt()
+    attributes = pd.DataFrame(frame.drop(columns="geometry", errors="ignore"))
+    data = {str(c): _as_text(attributes[c]) for c in attributes.columns}
+    table = pd.DataFrame(data, index=range(len(frame)))
+    rows = np.arange(1, len(frame) + 1)  # a GIS attribute table numbers features from 1
+    if geometry is not None:
+        geometry = shapely.force_2d(geometry)
+    return Sheet(table, rows, geometry, crs, notes, kind="vector")
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    """A column as text: integers without '.0', missing as ''."""
+    if column.dtype.kind in "iub":
+        return column.astype(str)
+    if column.dtype.kind == "f":
+        values = column.to_numpy()
+        whole = np.isfinite(values) & (values == np.round(values))
+        text = column.astype(str)
+        text[whole] = values[whole].astype(np.int64).astype(str)
+        return text.where(np.isfinite(values), "")
+    if column.dtype.kind == "M":
+        return column.dt.strftime("%Y-%m-%d").fillna("")
+    return column.fillna("").astype(str).str.strip()
+
+
+def _shapefile_encoding(path: Path, encoding: str | None) -> tuple[str, list[tuple[str, str]]]:
+    """A Shapefile's .dbf encoding: --encoding, else its .cpg, else detected from the bytes
+    (GDAL would assume ISO-8859-1, turning GBK names into mojibake)."""
+    dbf = path.with_suffix(".dbf")
+    if not dbf.exists() and not path.with_suffix(".DBF").exists():
+        raise _bad(
+            f"Shapefile {path.name} 缺少属性文件 {dbf.name}。请把同名的 .shp、.shx、.dbf"
+            "（以及 .prj、.cpg）一起提供",
+            f"The Shapefile {path.name} has no {dbf.name}; send the .shp, .shx and .dbf (and "
+            ".prj, .cpg) together.",
+        )
+    if encoding:
+        return encoding, [(f"{path.name} 按指定编码 {encoding} 读取", f"read as {encoding}")]
+    cpg = path.with_suffix(".cpg")
+    if cpg.exists():
+        named = cpg.read_text(errors="replace").strip() or "utf-8"
+        codec = {"936": "gb18030", "gbk": "gb18030", "65001": "utf-8"}.get(named.lower(), named)
+        return codec, [(f"{path.name} 的编码取自 .cpg：{named}", f"encoding from .cpg: {named}")]
+    raw = dbf.read_bytes() if dbf.exists() else path.with_suffix(".DBF").read_bytes()
+    codec, _ = detect_encoding(raw[32:])
+    label = "UTF-8" if codec.startswith("utf") else "GBK/GB18030"
+    return codec, [
+        (
+            f"{path.name} 没有 .cpg，编码识别为 {label}；如有乱码请用 --encoding 指定",
+            f"{path.name} has no .cpg; encoding detected as {label} (use --encoding if names "
+            "look wrong)",
+        )
+    ]
+
+
+def normalise_header(name: str) -> str:
+    """A header as compared: NFKC (full-width to half-width), no spaces, lower case."""
+    return "".join(unicodedata.normalize("NFKC", str(name)).split()).lower()
