@@ -303,3 +303,25 @@ def _shapefile_encoding(path: Path, encoding: str | None) -> tuple[str, list[tup
 def normalise_header(name: str) -> str:
     """A header as compared: NFKC (full-width to half-width), no spaces, lower case."""
     return "".join(unicodedata.normalize("NFKC", str(name)).split()).lower()
+
+
+def unpack(archive: Path) -> Path:
+    """A .zip's contents beside it; the .shp inside (or its one file). Members are written
+    under their base names only."""
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            names = [n for n in zipped.namelist() if not n.endswith("/")]
+            for member in names:
+                (archive.parent / Path(member).name).write_bytes(zipped.read(member))
+    except zipfile.BadZipFile as exc:
+        raise _bad(f"{archive.name} 不是有效的 zip 文件", f"{archive.name} is not a zip.") from exc
+    files = [archive.parent / Path(n).name for n in names]
+    shapefiles = [f for f in files if f.suffix.lower() == ".shp"]
+    if len(shapefiles) == 1:
+        return shapefiles[0]
+    if len(files) == 1:
+        return files[0]
+    raise _bad(
+        f"{archive.name} 中应有一个 Shapefile（.shp、.shx、.dbf 等）或一个文件",
+        f"{archive.name} should hold one Shapefile (.shp, .shx, .dbf, ...) or one file.",
+    )

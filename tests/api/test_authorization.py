@@ -39,7 +39,7 @@ from gis import reports, users
 from gis.assets import create_asset
 from gis.settings import Settings
 from tests.api.conftest import HONGQI, PASSWORD, PEOPLE, WEIHUI, Person
-from tests.samples import HONGQI_HOUSE, IN_WEIHUI, WEIHUI_HOUSE
+from tests.samples import HONGQI_HOUSE, IN_HONGQI, IN_WEIHUI, WEIHUI_HOUSE
 
 ANONYMOUS = "anonymous"
 IDENTITIES = (
@@ -264,6 +264,29 @@ def _review(county: str) -> Build:
 
 def _photo(world: World, who: str) -> dict[str, Any]:
     return {"files": {"file": ("site.jpg", world.jpeg(), "image/jpeg")}}
+
+
+def _importers(county: str, status: int) -> dict[str, int]:
+    """Admins import anywhere; a county's managers import its rows (others: 422, row by row);
+    no one else imports."""
+    out = logged_in(403, admin=status)
+    out.update({w: status if county in _role(w)[1] else 422
+                for w in IDENTITIES[1:] if _role(w)[0] == "manager"})  # fmt: skip
+    return out
+
+
+def _inventory(county: str) -> Build:
+    """A one-house inventory of ``county``, checked only (dry run): nothing is stored."""
+    point = IN_WEIHUI if county == WEIHUI else IN_HONGQI
+    csv = f"编号,类别,县区代码,名称,经度,纬度\nFW-{county}-77001,一般损坏,{county},甲,{point.x},{point.y}\n"
+
+    def build(world: World, who: str) -> dict[str, Any]:
+        return {
+            "files": {"file": ("台账.csv", csv.encode(), "text/csv")},
+            "data": {"layer": "houses", "dry_run": "true"},
+        }
+
+    return build
 
 
 W, H = frozenset({WEIHUI}), frozenset({HONGQI})
@@ -518,6 +541,14 @@ MATRIX: dict[tuple[str, str], tuple[Access, tuple[Call, ...]]] = {
         (
             Call(REVIEW, reviewers_of(WEIHUI), shows=W, build=_review(WEIHUI)),
             Call(REVIEW, reviewers_of(HONGQI), shows=H, build=_review(HONGQI)),
+        ),
+    ),
+    ("POST", "/imports"): (
+        Access.LOGIN,
+        (
+            # Administrators, and managers for their own counties (other rows are refused).
+            Call("/imports", _importers(WEIHUI, 200), build=_inventory(WEIHUI)),
+            Call("/imports", _importers(HONGQI, 200), build=_inventory(HONGQI)),
         ),
     ),
     ("POST", "/photos"): (
