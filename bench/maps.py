@@ -18,8 +18,9 @@ ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-
 VIEWPORT = {"width": 1280, "height": 860}
 TIMEOUT_MS = 60_000
 
-# Drawn: Leaflet's map exists and no tile layer of ours is still loading.
-DRAWN = """() => document.querySelector('.leaflet-container') !== null
+# Drawn: the document and its inline scripts are done (Folium draws inline layers in them), and
+# no tile layer of ours is still loading. The dashboard's map is in a frame: not waited for.
+DRAWN = """() => document.readyState === 'complete'
     && (!window.RebuildMaps || RebuildMaps.tileLayers.every(l => !l.isLoading()))"""
 
 
