@@ -6,10 +6,11 @@ Every body says what was wrong and how to fix it, in Chinese (``message``) and E
 import logging
 from urllib.parse import urlencode
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (
@@ -166,7 +167,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     )
 
 
-async def _database_down(request: Request, exc: DBAPIError) -> JSONResponse:
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     log.exception("database error on %s", request.url.path)
     unavailable = DatabaseUnavailable(
         "数据库暂时不可用，请稍后重试；如持续出现，请联系管理员检查数据库（rebuild db status）。",
@@ -181,15 +182,28 @@ async def _database_down(request: Request, exc: DBAPIError) -> JSONResponse:
 _SCHEMA_STATES = {"42P01", "42703", "42883", "42704"}
 
 
-async def _programming_error(request: Request, exc: ProgrammingError) -> Response:
-    if getattr(exc.orig, "sqlstate", None) in _SCHEMA_STATES:
-        log.error("schema not ready on %s: %s", request.url.path, type(exc.orig).__name__)
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A database error, from SQLAlchemy or from psycopg itself (gis.db.driver_rows): a missing
+    schema and a lost connection are 503s; anything else a 500 whose body says nothing of the
+    database (its text may quote rows: the engine hides parameters, but not a message)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if getattr(orig, "sqlstate", None) in _SCHEMA_STATES:
+        log.error("schema not ready on %s: %s", request.url.path, type(orig).__name__)
         return _problem(503, schema_not_ready().as_dict())
-    return await _unexpected(request, exc)
+    if isinstance(exc, OperationalError | psycopg.OperationalError):
+        return await _database_down(request, exc)
+    # The class and SQLSTATE only: the message may quote a row ("Failing row contains ...").
+    state = getattr(orig, "sqlstate", None)
+    log.error("database error %s (SQLSTATE %s) on %s", type(orig).__name__, state, request.url.path)
+    return _internal_error()
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s", request.url.path)
+    return _internal_error()
+
+
+def _internal_error() -> JSONResponse:
     return _problem(
         500,
         {
@@ -206,6 +220,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RebuildError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(OperationalError, _database_down)
-    app.add_exception_handler(ProgrammingError, _programming_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -25,6 +25,7 @@ from api.deps import SessionDep
 from gis import users
 from gis.access import ANONYMOUS, Principal
 from gis.errors import Forbidden, NotAuthenticated, TooManyRequests
+from gis.health import require_current_schema
 
 COOKIE = "rebuild_session"
 READ_METHODS = ("GET", "HEAD")
@@ -187,11 +188,22 @@ def authenticate(request: Request, session: SessionDep) -> Principal | None:
     return None
 
 
+def _schema_is_current(request: Request, session: SessionDep) -> None:
+    """Once per process, before the first data route: the schema is the one this code expects
+    (else 503 naming `rebuild migrate`). A schema that goes missing later still gives 503s
+    (api/errors.py maps the database's undefined-table errors)."""
+    state = request.app.state
+    if not getattr(state, "schema_checked", False):
+        require_current_schema(session)
+        state.schema_checked = True
+
+
 def guard(request: Request, session: SessionDep) -> Principal:
     """The application-wide check: a login for everything but public and open-read routes."""
     route = request.scope.get("route")
     if isinstance(route, PublicRoute):
         return ANONYMOUS
+    _schema_is_current(request, session)
     principal = authenticate(request, session)
     if principal is not None:
         return principal

@@ -22,6 +22,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -266,7 +267,9 @@ def describe(settings: Settings) -> Cluster:
         base = home
     sockdir = base / "run"
     if len(str(sockdir)) > _SOCKET_PATH_MAX - 16:
-        sockdir = Path("/tmp") / f"rebuild-{_path_hash(home)}"
+        # A path too long for a socket: a folder under /tmp with a random name (remembered in
+        # cluster.json once the server starts), so nobody can prepare it in advance.
+        sockdir = Path(tempfile.gettempdir()) / f"rebuild-{secrets.token_hex(8)}"
     bindir = Path(saved["bindir"]) if saved.get("bindir") else find_bindir(settings)
     return Cluster(
         home=home,
@@ -284,6 +287,29 @@ def _save(cluster: Cluster) -> None:
     state = {k: str(v) for k, v in asdict(cluster).items() if k in keep}
     state["port"] = cluster.port
     (cluster.home / "cluster.json").write_text(json.dumps(state, indent=2) + "\n")
+
+
+def prepare_socket_dir(path: Path, os_user: str | None) -> None:
+    """The socket folder: created with mode 0700 for the server user; an existing one must be a
+    real folder (not a link) of that user, or it is refused (someone else's folder in /tmp
+    would let them see or replace the socket)."""
+    owner = pwd.getpwnam(os_user).pw_uid if os_user else os.geteuid()
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid not in (owner, os.geteuid()):
+            raise LocalDbError(
+                f"The socket folder {path} already exists and is not ours (a link, or owned by "
+                f"uid {info.st_uid}). Remove it; or stop the cluster (`rebuild db down`) and "
+                "delete cluster.json in REBUILD_HOME, so that a new random name is chosen."
+            ) from None
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.mkdir(path, 0o700)
+    os.chmod(path, 0o700)  # a real folder of ours: checked above, or just made
+    if os_user:
+        os.chown(path, owner, pwd.getpwnam(os_user).pw_gid, follow_symlinks=False)
 
 
 def _prepare_dir(path: Path, os_user: str | None, mode: int = 0o700) -> None:
@@ -351,7 +377,7 @@ def _start(cluster: Cluster) -> Cluster:
     user = cluster.os_user
     if not _port_free(cluster.port):
         cluster = Cluster(**{**asdict(cluster), "port": _pick_port(cluster.home)})
-    _prepare_dir(cluster.sockdir, user)
+    prepare_socket_dir(cluster.sockdir, user)
     _prepare_dir(cluster.logfile.parent, user, mode=0o755)
     _run(
         [

@@ -232,3 +232,23 @@ def test_the_web_app_starts_nothing(settings: Settings, tmp_path, monkeypatch) -
     app = create_app(settings.model_copy(update={"database_url": None, "home": tmp_path}))
     with TestClient(app) as client:
         assert client.get("/healthz").status_code == 503
+
+
+def test_database_errors_show_no_values(engine, caplog) -> None:
+    """The engine hides bound values; the error handler logs what failed without the
+    database's message (which may quote a row) and answers without it."""
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    from starlette.requests import Request
+
+    from api.errors import _database_error
+
+    with engine.connect() as conn, pytest.raises(DBAPIError) as caught:
+        conn.execute(text("SELECT CAST(:x AS integer)"), {"x": "张某的电话"})
+    assert "parameters hidden" in str(caught.value)
+    request = Request({"type": "http", "method": "GET", "path": "/x", "headers": []})
+    response = asyncio.run(_database_error(request, caught.value))
+    assert response.status_code == 500
+    assert "张某" not in response.body.decode() and "张某" not in caplog.text

@@ -3,6 +3,7 @@
 import os
 import shutil
 import stat
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -118,3 +119,34 @@ def test_missing_server_names_the_packages(tmp_path: Path) -> None:
         localdb.ensure_binaries(settings)
     assert "apt-get install postgresql" in str(caught.value)
     assert "REBUILD_DATABASE_URL" in str(caught.value)
+
+
+def test_a_socket_folder_under_tmp_has_an_unpredictable_name() -> None:
+    reachable = Path(tempfile.mkdtemp())
+    reachable.chmod(0o755)  # the server user (as root: postgres) can reach it: no relocation
+    try:
+        deep = reachable / ("long-folder-name-" * 8) / ".rebuild"  # too long for a socket path
+        settings = Settings(home=deep, database_url=None)
+        first, second = localdb.describe(settings).sockdir, localdb.describe(settings).sockdir
+        assert first.parent == second.parent == Path(tempfile.gettempdir())
+        assert first != second  # random until the cluster starts and cluster.json remembers it
+    finally:
+        shutil.rmtree(reachable)
+
+
+def test_a_socket_folder_that_is_not_ours_is_refused(tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534) if os.geteuid() == 0 else None
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").mkdir()
+    if os.geteuid() == 0:
+        with pytest.raises(LocalDbError, match="not ours"):
+            localdb.prepare_socket_dir(theirs, None)
+    with pytest.raises(LocalDbError, match="not ours"):
+        localdb.prepare_socket_dir(link, None)
+    ours = tmp_path / "ours"
+    localdb.prepare_socket_dir(ours, None)
+    localdb.prepare_socket_dir(ours, None)  # ours again at the next start: fine
+    assert stat.S_IMODE(ours.stat().st_mode) == 0o700
