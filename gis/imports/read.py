@@ -229,8 +229,7 @@ def _read_vector(path: Path, encoding: str | None) -> Sheet:
     if path.suffix.lower() == ".shp":
         encoding, notes = _shapefile_encoding(path, encoding)
     try:
-        info = pyogrio.read_info(path, encoding=encoding)
-        frame = pyogrio.read_dataframe(path, encoding=encoding, use_arrow=info["features"] > 50_000)
+        frame = pyogrio.read_dataframe(path, encoding=encoding)
     except Exception as exc:  # pyogrio raises several types; all mean "cannot read this file"
         raise _bad(
             f"无法读取 {path.name}：{exc}。请确认文件完整（Shapefile 需 .shp、.shx、.dbf 同在），"
