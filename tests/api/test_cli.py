@@ -63,7 +63,8 @@ def test_rejected_import_stores_nothing(
     )
     result = runner.invoke(app, ["import", str(csv), "--layer", "houses"], env=env)
     assert result.exit_code == 1
-    assert "第 2 行" in result.output and "卫辉市（410781）" in result.output
+    # the clerk's row number: the header is row 1 (issue 9)
+    assert "第 3 行" in result.output and "卫辉市（410781）" in result.output
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT count(*) FROM assets WHERE code LIKE 'FW-410781-5000%'"))
         assert stored.scalar_one() == 0
