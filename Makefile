@@ -53,7 +53,7 @@ $(BROWSER_STAMP): $(STAMP)
 	  fi; }
 	touch $(BROWSER_STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    export DEBIAN_FRONTEND=noninteractive; \
@@ -64,7 +64,7 @@ $(STAMP): pyproject.toml
 	  fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 # Benchmarks (bench/): a database of their own in the local PostGIS, the real servers and tipg
