@@ -327,6 +327,7 @@ tile_cells = Table(
     Column("n", Integer, nullable=False),
     Column("sum_x", BigInteger, nullable=False),
     Column("sum_y", BigInteger, nullable=False),
+    Column("sum_id", BigInteger, nullable=False),
 )
 
 

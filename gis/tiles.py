@@ -160,21 +160,29 @@ _LIVE = """
         SELECT {single} FROM rated WHERE ST_Dimension(merc) > 0  -- never clustered
     )"""
 
+# Assets in their current state (assets.stage, kept by reports and reviews), as ``singles``.
+_CURRENT = """
+        SELECT i.id, i.code, i.kind, i.stage, i.percent, s.status, i.village, i.county_adcode,
+               i.stage_observed_at AS observed, s.due_on, ST_Transform(i.geom, 3857) AS merc
+          FROM assets i
+          JOIN standing s ON s.kind = i.kind AND s.batch_key = coalesce(i.batch, 0)
+               AND s.stage = i.stage"""
+
 # Today's tile below CLUSTER_BELOW_ZOOM from tile_cells (migration 0006): the stored cells of
-# level :stored in the tile (one index range per column), summed into the tile's grid of level
-# :level, each with the status of its (kind, batch, stage) under today's rules. A grid cell
-# holding one asset has that asset's position (rounded to the metre) as its sums: the asset is
-# looked up there through the geometry index. Assets are in their current state (assets.stage).
+# level :stored in the tile (one index range per column: cx = ANY keeps to the key's order even
+# before the table has statistics), summed into the tile's grid of level :level, each with the
+# status of its (kind, batch, stage) under today's rules. In a grid cell holding one asset the
+# sum of ids is that asset's id: it is read by its key.
 _STORED = """
     , stored AS (
         SELECT (i.cx >> :shift) - CAST(:col0 AS integer) AS cx,
                (i.cy >> :shift) - CAST(:row0 AS integer) AS cy,
-               s.status, i.n, i.sum_x, i.sum_y
-          FROM generate_series(CAST(:cx0 AS integer), CAST(:cx1 AS integer)) col
-          JOIN tile_cells i ON i.layer = :layer AND i.level = :stored AND i.cx = col
+               s.status, i.n, i.sum_x, i.sum_y, i.sum_id
+          FROM tile_cells i
           JOIN standing s ON s.kind = i.kind AND s.batch_key = i.batch_key AND s.stage = i.stage
-         WHERE i.cy BETWEEN :cy0 AND :cy1 AND {cell_scope} AND {filters}
-    ), summed AS (
+         WHERE i.layer = :layer AND i.level = :stored AND i.cx = ANY(CAST(:columns AS integer[]))
+           AND i.cy BETWEEN :cy0 AND :cy1 AND {scope} AND {filters}
+    ), cells AS (
         SELECT cx, cy, CAST(sum(n) AS integer) AS n,
                CAST(coalesce(sum(n) FILTER (WHERE status = 'done'), 0) AS integer) AS n_done,
                CAST(coalesce(sum(n) FILTER (WHERE status = 'pending'), 0) AS integer)
@@ -182,43 +190,22 @@ _STORED = """
                CAST(coalesce(sum(n) FILTER (WHERE status = 'overdue'), 0) AS integer)
                    AS n_overdue,
                CAST(coalesce(sum(n) FILTER (WHERE status = 'none'), 0) AS integer) AS n_none,
-               sum(sum_x) AS sum_x, sum(sum_y) AS sum_y
+               CAST(sum(sum_x) / sum(n) AS float8) AS mx,
+               CAST(sum(sum_y) / sum(n) AS float8) AS my,
+               CAST(sum(sum_id) AS bigint) AS sum_id
           FROM stored
          GROUP BY cx, cy
-    ), cells AS (
-        SELECT c.*, CAST(c.sum_x / c.n AS float8) AS mx, CAST(c.sum_y / c.n AS float8) AS my
-          FROM summed c
-    ), singles AS (
-        SELECT r.*
-          FROM cells c
-         CROSS JOIN LATERAL (
-            SELECT i.id, i.code, i.kind, i.stage, i.percent, s.status, i.village,
-                   i.county_adcode, i.stage_observed_at AS observed, s.due_on,
-                   ST_Transform(i.geom, 3857) AS merc
-              FROM assets i
-              JOIN standing s ON s.kind = i.kind AND s.batch_key = coalesce(i.batch, 0)
-                   AND s.stage = i.stage
-             WHERE i.layer = :layer AND ST_Dimension(i.geom) = 0
-               AND i.geom && ST_Transform(ST_MakeEnvelope(c.sum_x - 1, c.sum_y - 1,
-                                                          c.sum_x + 1, c.sum_y + 1, 3857), {srid})
-               AND {asset_scope} AND {filters}) r
-         WHERE c.n = 1
-           AND tile_cell_x(ST_X(r.merc), :level) = c.cx + CAST(:col0 AS integer)
-           AND tile_cell_y(ST_Y(r.merc), :level) = c.cy + CAST(:row0 AS integer)
+    ), singles AS ({current}
+          JOIN cells c ON c.sum_id = i.id AND c.n = 1
         {lines}
     )"""
 
 # Lines and polygons of a layer that has them, in the stored-cells tile: never clustered.
 _CURRENT_LINES = """
-        UNION ALL
-        SELECT i.id, i.code, i.kind, i.stage, i.percent, s.status, i.village, i.county_adcode,
-               i.stage_observed_at, s.due_on, ST_Transform(i.geom, 3857)
-          FROM assets i
-          JOIN standing s ON s.kind = i.kind AND s.batch_key = coalesce(i.batch, 0)
-               AND s.stage = i.stage
+        UNION ALL{current}
          CROSS JOIN tile
          WHERE i.layer = :layer AND i.geom && tile.search AND ST_Dimension(i.geom) > 0
-           AND {asset_scope} AND {filters}"""
+           AND {scope} AND {filters}"""
 
 
 @dataclass(frozen=True)
@@ -278,13 +265,13 @@ def tile_sql(*, stored: bool, lines: bool = True, kind: bool, stage: bool, statu
     wanted = {"kind": kind, "stage": stage, "status": status}
     filters = " AND ".join(c for name, c in _FILTERS.items() if wanted[name]) or "true"
     if stored:
-        asset_scope = in_scope("i")
+        cells_scope = in_scope("i")
+        lines_sql = _CURRENT_LINES.format(current=_CURRENT, scope=cells_scope, filters=filters)
         body = _STORED.format(
-            srid=STORAGE_SRID,
-            cell_scope=asset_scope,
-            asset_scope=asset_scope,
+            scope=cells_scope,
             filters=filters,
-            lines=_CURRENT_LINES.format(asset_scope=asset_scope, filters=filters) if lines else "",
+            current=_CURRENT,
+            lines=lines_sql if lines else "",
         )
     else:
         body = _LIVE.format(
@@ -309,7 +296,7 @@ def grid_of(z: int, x: int, y: int) -> dict[str, int]:
 def cell_window(z: int, x: int, y: int) -> dict[str, int]:
     """The grid of tile (z, x, y) in tile_cells: the stored level read (``stored``, the
     smallest of ``CELL_LEVELS`` at least as fine as the grid's), the ``shift`` from one to the
-    other, and the stored columns ``cx0``..``cx1`` and rows ``cy0``..``cy1`` inside the tile."""
+    other, and the stored ``columns`` and rows ``cy0``..``cy1`` inside the tile."""
     level = z + GRID_BITS
     stored = next(lv for lv in CELL_LEVELS if lv >= level)
     shift = stored - level
@@ -317,8 +304,7 @@ def cell_window(z: int, x: int, y: int) -> dict[str, int]:
     return {
         "stored": stored,
         "shift": shift,
-        "cx0": x * side,
-        "cx1": (x + 1) * side - 1,
+        "columns": list(range(x * side, (x + 1) * side)),
         "cy0": y * side,
         "cy1": (y + 1) * side - 1,
     }

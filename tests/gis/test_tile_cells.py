@@ -29,7 +29,7 @@ H1 = (114.07, 35.40)  # EPSG:4326, the first hand-counted house (tests/progress_
 CITY = Principal(None, "city", "city", "city_viewer", None)
 
 _CELLS = """
-    SELECT layer, level, cx, cy, county_adcode, kind, batch_key, stage, n, sum_x, sum_y
+    SELECT layer, level, cx, cy, county_adcode, kind, batch_key, stage, n, sum_x, sum_y, sum_id
       FROM tile_cells ORDER BY layer, level, cx, cy, county_adcode, kind, batch_key, stage
 """
 
@@ -105,14 +105,15 @@ def test_the_sample_history_is_counted_exactly(session: Session, houses: dict[st
         assert _per_stage(session, level) == {"completed": 3, "not_started": 2}
     position = session.execute(
         text(
-            "SELECT c.n, c.sum_x, c.sum_y, round(ST_X(a.p)), round(ST_Y(a.p)) "
-            "FROM (SELECT ST_Transform(geom, 3857) AS p FROM assets WHERE id = :h4) a "
+            "SELECT c.n, c.sum_id, c.sum_x, c.sum_y, a.id, round(ST_X(a.p)), round(ST_Y(a.p)) "
+            "FROM (SELECT id, ST_Transform(geom, 3857) AS p FROM assets WHERE id = :h4) a "
             "JOIN tile_cells c ON c.level = 18 AND c.cx = tile_cell_x(ST_X(a.p), 18) "
             "AND c.cy = tile_cell_y(ST_Y(a.p), 18)"
         ),
         {"h4": houses["H4"]},
     ).one()
-    assert position[:3] == (1, int(position[3]), int(position[4]))  # one asset: its position
+    n, sums, asset = position[0], position[1:4], position[4:]
+    assert n == 1 and sums == tuple(int(v) for v in asset)  # one asset: its id and position
 
 
 def test_reports_and_reviews_move_assets_between_stages(
