@@ -66,6 +66,28 @@ async def _get(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -
         return body
 
 
+async def _timed(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str], runs: int
+) -> tuple[bytes, dict[str, float]]:
+    """The body of ``url`` and its median, p95, min and max in ms over ``runs`` GETs made one
+    at a time after a warm-up."""
+    body = await _get(http, url, headers)
+    for _ in range(WARMUP):
+        await _get(http, url, headers)
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await _get(http, url, headers)
+        times.append(time.perf_counter() - started)
+    summary = stats.summary(stats.ms(times))
+    return body, {
+        "median_ms": summary["median"],
+        "p95_ms": summary["p95"],
+        "min_ms": summary["min"],
+        "max_ms": summary["max"],
+    }
+
+
 async def measure(
     http: aiohttp.ClientSession,
     base: str,
@@ -80,21 +102,26 @@ async def measure(
     results = {}
     for name, (z, x, y) in tiles.items():
         url = f"{base}/tiles/{layer}/{z}/{x}/{y}.pbf"
-        body = await _get(http, url, headers)
-        for _ in range(WARMUP):
-            await _get(http, url, headers)
-        times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            await _get(http, url, headers)
-            times.append(time.perf_counter() - started)
-        summary = stats.summary(stats.ms(times))
-        results[name] = {
-            "tile": [z, x, y],
-            "median_ms": summary["median"],
-            "p95_ms": summary["p95"],
-            "min_ms": summary["min"],
-            "max_ms": summary["max"],
-            **describe(body),
-        }
+        body, timing = await _timed(http, url, headers, runs)
+        results[name] = {"tile": [z, x, y], **timing, **describe(body)}
+    return results
+
+
+async def measure_tipg(
+    http: aiohttp.ClientSession,
+    base: str,
+    tiles: dict[str, tuple[int, int, int]],
+    runs: int,
+    *,
+    layer: str = "houses",
+) -> dict[str, Any]:
+    """The same as ``measure`` for tipg 1.6 serving the ``assets`` table of the same database:
+    its tile of ``public.assets`` in WebMercatorQuad filtered to the layer. tipg sends each
+    asset as a feature, up to its limit (10,000 by default), and no counts: the assets
+    represented are its features."""
+    results = {}
+    for name, (z, x, y) in tiles.items():
+        url = f"{base}/collections/public.assets/tiles/WebMercatorQuad/{z}/{x}/{y}?layer={layer}"
+        body, timing = await _timed(http, url, {}, runs)
+        results[name] = {"tile": [z, x, y], **timing, **describe(body)}
     return results
