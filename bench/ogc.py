@@ -3,16 +3,23 @@
 Ours: ``/ogc/collections/houses/items?limit=1000`` with a city viewer's bearer token (public
 fields only). tipg: ``/collections/public.assets/items?limit=1000&layer=houses`` with the same
 columns of the assets table (``properties=``); tipg has no login and no joined names. Both are
-asked without compression, and the two are measured alternately so that other load on the
-machine hits both alike.
+asked without compression (bench/client.py), and the two are measured alternately so that
+other load on the machine hits both alike.
+
+``measure_bbox_pages`` does the same for full 1,000-feature pages of random boxes (``boxes``
+picks them from a database: each holds at least 1,000 houses), one at a time and with
+concurrent clients, without and with gzip.
 """
 
 import asyncio
+import gzip
 import json
+import random
 import time
 from typing import Any
 
 import aiohttp
+from sqlalchemy import Engine, text
 
 from bench import client, stats
 
@@ -34,11 +41,27 @@ def tipg_url(base: str) -> str:
     return f"{base}/collections/public.assets/items?limit={LIMIT}&layer=houses&properties={COLUMNS}"
 
 
+IDENTITY = {"Accept-Encoding": "identity"}
+GZIP = {"Accept-Encoding": "gzip"}
+
+
 async def _get(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> bytes:
     async with http.get(url, headers=headers) as response:
         body = await response.read()
         if response.status != 200:
             raise RuntimeError(f"GET {url}: {response.status} {body[:300]!r}")
+        return body
+
+
+async def _fetch(http: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> bytes:
+    """The body as it crossed the wire (the bench's client never decompresses: bench/client.py),
+    decompressed only where it is checked, outside the timings."""
+    async with http.get(url, headers=headers) as response:
+        body = await response.read()
+        if response.status != 200:
+            raise RuntimeError(f"GET {url}: {response.status} {body[:300]!r}")
+        if response.headers.get("Content-Encoding") not in (None, headers["Accept-Encoding"]):
+            raise RuntimeError(f"GET {url}: {response.headers['Content-Encoding']} not asked for")
         return body
 
 
@@ -108,4 +131,135 @@ def targets(ours_base: str, token: str, tipg_base: str) -> dict[str, tuple[str, 
     return {
         "ours": (ours_url(ours_base), client.bearer(token)),
         "tipg": (tipg_url(tipg_base), {}),
+    }
+
+
+# --- bbox pages --------------------------------------------------------------------------------
+
+Box = tuple[float, float, float, float]  # west, south, east, north in CRS84 degrees
+
+
+def boxes(engine: Engine, n: int = 50, *, least: int = LIMIT, seed: int = 8) -> list[Box]:
+    """``n`` random boxes (CRS84) each holding at least ``least`` houses: squares around
+    random houses, grown until they hold enough (by the same ST_Intersects the servers use)."""
+    rng = random.Random(seed)
+    count_sql = text(
+        "SELECT count(*) FROM (SELECT 1 FROM assets WHERE layer = 'houses' AND "
+        "ST_Intersects(ST_MakeEnvelope(:w, :s, :e, :n, 4326), geom) LIMIT :least) x"
+    )
+    found: list[Box] = []
+    with engine.connect() as conn:
+        low, high = conn.execute(
+            text("SELECT min(id), max(id) FROM assets WHERE layer = 'houses'")
+        ).one()
+        if low is None:
+            raise RuntimeError("the database holds no houses")
+        while len(found) < n:
+            centre = conn.execute(
+                text(
+                    "SELECT ST_X(geom), ST_Y(geom) FROM assets "
+                    "WHERE layer = 'houses' AND id >= :id ORDER BY id LIMIT 1"
+                ),
+                {"id": rng.randint(low, high)},
+            ).one()
+            half = 0.005
+            while half < 0.5:
+                box = (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
+                params = dict(zip("wsen", box, strict=True)) | {"least": least}
+                if conn.execute(count_sql, params).scalar_one() >= least:
+                    found.append(tuple(round(v, 6) for v in box))  # type: ignore[arg-type]
+                    break
+                half *= 1.5
+    return found
+
+
+def bbox_urls(ours_base: str, tipg_base: str, box: Box) -> tuple[str, str]:
+    bbox = ",".join(repr(v) for v in box)
+    return f"{ours_url(ours_base)}&bbox={bbox}", f"{tipg_url(tipg_base)}&bbox={bbox}"
+
+
+async def measure_bbox_pages(
+    http: aiohttp.ClientSession,
+    ours_base: str,
+    ours_headers: dict[str, str],
+    tipg_base: str,
+    boxes: list[Box],
+    runs: int,
+    *,
+    clients: int = 10,
+    seconds: float = 10.0,
+) -> dict[str, Any]:
+    """Full 1,000-feature pages of ``boxes``, ours and tipg alternately: ``runs`` passes over
+    the boxes one request at a time (latency median, p95, min-max), then ``clients`` clients
+    in a closed loop over the boxes for ``seconds`` (pages/s); once without compression and
+    once with ``Accept-Encoding: gzip``. ``http`` needs ``clients`` connections or more."""
+    pairs = [bbox_urls(ours_base, tipg_base, box) for box in boxes]
+    out: dict[str, Any] = {"boxes": len(boxes), "runs": runs, "clients": clients}
+    for encoding, extra in (("identity", IDENTITY), ("gzip", GZIP)):
+        heads = {"ours": {**ours_headers, **extra}, "tipg": dict(extra)}
+        times: dict[str, list[float]] = {"ours": [], "tipg": []}
+        wire: dict[str, list[int]] = {"ours": [], "tipg": []}
+        for ours, tipg in pairs[:3]:  # warm both, and check that the pages are full
+            for name, url in (("ours", ours), ("tipg", tipg)):
+                body = await _fetch(http, url, heads[name])
+                if body[:2] == b"\x1f\x8b":
+                    body = gzip.decompress(body)
+                features = len(json.loads(body)["features"])
+                if features != LIMIT:
+                    raise RuntimeError(f"{name}: {features} features for {url}")
+        for _ in range(runs):
+            for ours, tipg in pairs:
+                for name, url in (("ours", ours), ("tipg", tipg)):
+                    started = time.perf_counter()
+                    size = len(await _fetch(http, url, heads[name]))
+                    times[name].append(time.perf_counter() - started)
+                    wire[name].append(size)
+        result: dict[str, Any] = {}
+        for index, name in enumerate(("ours", "tipg")):
+            urls = [pair[index] for pair in pairs]
+            result[name] = {
+                "latency_ms": stats.summary(stats.ms(times[name])),
+                "bytes_median": stats.percentile(wire[name], 50),
+                "concurrent": await _closed_loop(
+                    http, urls, heads[name], clients=clients, seconds=seconds
+                ),
+            }
+        result["ratios"] = {
+            "median_latency_tipg_over_ours": result["tipg"]["latency_ms"]["median"]
+            / result["ours"]["latency_ms"]["median"],
+            "pages_per_s_ours_over_tipg": result["ours"]["concurrent"]["pages_per_s"]
+            / max(result["tipg"]["concurrent"]["pages_per_s"], 1e-9),
+        }
+        out[encoding] = result
+    return out
+
+
+async def _closed_loop(
+    http: aiohttp.ClientSession,
+    urls: list[str],
+    headers: dict[str, str],
+    *,
+    clients: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """``clients`` clients, each going round ``urls`` (from a different start) for ``seconds``."""
+    latencies: list[float] = []
+    end = time.perf_counter() + seconds
+
+    async def one(start: int) -> None:
+        i = start
+        while True:
+            began = time.perf_counter()
+            if began >= end:
+                return
+            await _fetch(http, urls[i % len(urls)], headers)
+            i += 1
+            done = time.perf_counter()
+            if done <= end:
+                latencies.append(done - began)
+
+    await asyncio.gather(*(one(k * len(urls) // clients) for k in range(clients)))
+    return {
+        "pages_per_s": len(latencies) / seconds,
+        "latency_ms": stats.summary(stats.ms(latencies)),
     }
