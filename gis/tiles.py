@@ -18,7 +18,19 @@ after the asset layer. Its features (the contract the browser map is built on):
   snaps them to the tile's grid; one smaller than a tile pixel becomes a point on it, still one
   feature.
 
-Householders' personal fields are never read here.
+Two ways to the same tile:
+
+- today (``china_today()``) below ``CLUSTER_BELOW_ZOOM``: the points come from ``tile_cells``
+  (migration 0006, kept by triggers on ``assets``), the rows of the smallest stored level of
+  ``CELL_LEVELS`` at least as fine as the tile's grid summed into it, with each row's status
+  from today's rules; a cell of one asset is read by its id (the sum of ids of one). Assets are
+  in their current state (``assets.stage``). A few milliseconds at a million houses.
+- any earlier day, and every zoom from ``CLUSTER_BELOW_ZOOM``: one live query over the assets
+  in the tile with their state on the day. It grows with the assets in the tile: the densest
+  z10 tile at a million houses takes seconds (README, "Vector tiles").
+
+Both put a point in the cell ``tile_cell_x``/``tile_cell_y`` (migration 0006) give it, so they
+agree to the asset on cell edges too. Householders' personal fields are never read here.
 """
 
 import datetime as dt
@@ -42,7 +54,7 @@ BUFFER = 256  # tile coordinates drawn beyond each edge, so that lines join acro
 CLUSTER_BELOW_ZOOM = 16
 # 8 x 8 cells of 32 px per 256 px tile: room for a marker with a five-digit count in each.
 CLUSTER_GRID = 8
-GRID_BITS = 3  # CLUSTER_GRID == 2 ** GRID_BITS: a tile at zoom z has the cells of level z + 3
+GRID_BITS = CLUSTER_GRID.bit_length() - 1  # 3: a tile at zoom z has the cells of level z + 3
 # The levels stored in tile_cells (migration 0006 writes the same in tile_cell_levels(); a test
 # compares): a tile at zoom z sums the cells of the smallest one >= z + GRID_BITS.
 CELL_LEVELS = (10, 13, 15, 18)
@@ -135,11 +147,13 @@ _LIVE = """
          WHERE {filters}
     ), points AS (
         -- the cell of each point in the grid of tile_cells (migration 0006), so that a point
-        -- lies in one tile only and the live tiles count exactly as the stored cells do
-        SELECT r.*, tile_cell_x(ST_X(r.merc), :level) - CAST(:col0 AS integer) AS cx,
-               tile_cell_y(ST_Y(r.merc), :level) - CAST(:row0 AS integer) AS cy
-          FROM rated r
-         WHERE ST_Dimension(r.merc) = 0
+        -- lies in one tile only and the live tiles count exactly as the stored cells do. ST_X
+        -- only on points: the planner may test the cell before the dimension.
+        SELECT r.*, tile_cell_x(ST_X(r.point), :level) - CAST(:col0 AS integer) AS cx,
+               tile_cell_y(ST_Y(r.point), :level) - CAST(:row0 AS integer) AS cy
+          FROM (SELECT r.*, CASE WHEN ST_Dimension(r.merc) = 0 THEN r.merc END AS point
+                  FROM rated r) r
+         WHERE r.point IS NOT NULL
     ), counted AS (
         SELECT p.*, count(*) OVER (PARTITION BY p.cx, p.cy) AS in_cell
           FROM points p

@@ -236,13 +236,39 @@ def _counts(body: bytes) -> tuple[collections.Counter, dict[int, dict]]:
     return +per_status, singles
 
 
+def _water_works(session: Session) -> None:
+    """Three sluices (points) and a levee (a line) near H1: a layer of points and lines."""
+    works = [Point(H1[0] + 0.001 * i, H1[1] + 0.002) for i in range(3)]
+    works.append(LineString([(H1[0], H1[1] + 0.01), (H1[0] + 0.02, H1[1] + 0.01)]))
+    for i, where in enumerate(works):
+        create_asset(
+            session,
+            asset_in=replace(
+                WEIHUI_HOUSE,
+                code=f"SL-410781-6000{i}",
+                layer="water_works",
+                kind="sluice" if where.geom_type == "Point" else "levee",
+                households=None,
+                geometry=where,
+                householder_name=None,
+                householder_phone=None,
+            ),
+        )
+
+
 def test_a_tile_from_the_cells_is_the_live_tile(session: Session, houses: dict[str, int]) -> None:
     _more_houses(session, 40)
+    _water_works(session)
     today = china_today()
-    for z in (4, 9, 10, 11, 12, 13, 14, 15):
-        for query in ({}, {"status": "overdue"}, {"stage": "completed"}, {"county": "410781"}):
-            request = TileRequest("houses", *_tile_of(*H1, z), as_of=today, **query)
-            stored = tile(session, principal=CITY, request=request, today=today)
-            # The live query, as of the same day, when "today" is the day after
-            live = tile(session, principal=CITY, request=request, today=today + dt.timedelta(1))
-            assert _counts(stored) == _counts(live), (z, query)
+    queries = ({}, {"status": "overdue"}, {"stage": "completed"}, {"county": "410781"})
+    for layer, z, query in [
+        *(("houses", z, q) for z in (4, 9, 10, 11, 12, 13, 14, 15) for q in queries),
+        *(("water_works", z, {}) for z in (10, 13)),
+    ]:
+        request = TileRequest(layer, *_tile_of(*H1, z), as_of=today, **query)
+        stored = tile(session, principal=CITY, request=request, today=today)
+        # The live query, as of the same day, when "today" is the day after
+        live = tile(session, principal=CITY, request=request, today=today + dt.timedelta(1))
+        assert _counts(stored) == _counts(live), (layer, z, query)
+        if layer == "water_works":  # three sluices and the levee, sent on its own
+            assert sum(_counts(stored)[0].values()) == 4 and len(_counts(stored)[1]) >= 1
