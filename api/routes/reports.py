@@ -26,7 +26,7 @@ from gis.queries import features, history
 router = APIRouter(tags=["reports"])
 
 AssetId = Annotated[int, Path(ge=1, le=2**63 - 1, description="项目编号 asset id")]
-_ETAG = re.compile(r'^\s*"?(\d{1,10})"?\s*$')
+_ETAG = re.compile(r'^\s*"?([0-9]{1,10})"?\s*$')  # ASCII digits only: \d takes ٣ too
 
 
 def _if_match(value: str | None) -> int:

@@ -278,7 +278,10 @@ def _importers(county: str, status: int) -> dict[str, int]:
 def _inventory(county: str) -> Build:
     """A one-house inventory of ``county``, checked only (dry run): nothing is stored."""
     point = IN_WEIHUI if county == WEIHUI else IN_HONGQI
-    csv = f"编号,类别,县区代码,名称,经度,纬度\nFW-{county}-77001,一般损坏,{county},甲,{point.x},{point.y}\n"
+    csv = (
+        "编号,类别,县区代码,名称,经度,纬度\n"
+        f"FW-{county}-77001,一般损坏,{county},甲,{point.x},{point.y}\n"
+    )
 
     def build(world: World, who: str) -> dict[str, Any]:
         return {

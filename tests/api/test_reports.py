@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from gis.assets import create_asset
 from gis.crs import wgs84_to_gcj02
+from gis.errors import PreconditionRequired
 from tests.api.conftest import Person
 from tests.samples import HONGQI_HOUSE, IN_WEIHUI, WEIHUI_HOUSE, jpeg
 
@@ -94,6 +95,14 @@ def test_if_match_is_required(client: TestClient, people: dict[str, Person], hou
     assert response.json()["field"] == "If-Match" and "If-Match" in response.json()["message"]
     star = report(client, people["inspector_weihui"], house, etag="*", stage="started", percent=1)
     assert star.status_code == 428
+
+
+def test_if_match_takes_only_ascii_digits() -> None:
+    from api.routes.reports import _if_match
+
+    assert _if_match('"3"') == 3
+    with pytest.raises(PreconditionRequired):
+        _if_match('"\u0663"')  # Arabic-Indic three: a digit to \\d, not a version
 
 
 def test_a_stale_version_gets_412_with_the_current_state(
