@@ -12,6 +12,7 @@ from gis import db, demo, localdb, provision, users
 from gis.settings import Settings
 
 NAME = "rebuild_bench"
+LARGE = "rebuild_bench_large"  # a million houses, for progress, tiles and maps
 ADMIN = "bench-admin"
 VIEWER = "bench-viewer"
 
@@ -38,12 +39,12 @@ class BenchDatabase:
         return f"postgresql://{localdb.SUPERUSER}@{folder}:{self.cluster.port}/{self.name}"
 
 
-def create(settings: Settings, *, scale: float = 1) -> BenchDatabase:
-    """Drop and recreate the bench database, migrate it, load the demo at ``scale``, and add
-    an administrator and a city viewer with a random password."""
+def create(settings: Settings, *, scale: float = 1, name: str = NAME) -> BenchDatabase:
+    """Drop and recreate the bench database ``name``, migrate it, load the demo at ``scale``,
+    and add an administrator and a city viewer with a random password."""
     cluster = localdb.up(settings)
-    localdb.drop_database(cluster, NAME)
-    url = localdb.ensure_database(cluster, NAME)
+    localdb.drop_database(cluster, name)
+    url = localdb.ensure_database(cluster, name)
     started = time.perf_counter()
     db.migrate(url)
     engine = db.make_engine(url)
@@ -73,7 +74,7 @@ def create(settings: Settings, *, scale: float = 1) -> BenchDatabase:
         "prepare_seconds": round(time.perf_counter() - started, 1),
         "demo_load_seconds": round(report.seconds, 1),
     }
-    return BenchDatabase(cluster, NAME, url, password, load)
+    return BenchDatabase(cluster, name, url, password, load)
 
 
 def drop(bench: BenchDatabase) -> None:

@@ -293,6 +293,134 @@ def _ogc(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _large(results: dict[str, Any]) -> list[str]:
+    if "large" not in results:
+        return []
+    g = results["large"]
+    d = g["data"]
+    lines = [
+        f"## A million houses: progress, exports, tiles (scale {d['scale']:g})",
+        "",
+        f"A second database (`rebuild_bench_large`, dropped afterwards): {d['assets']:,} assets "
+        f"of which {d['houses']:,} houses, {d['events']:,} events, {d['database_mb']:,} MB; "
+        f"demo load {d['demo_load_seconds']:g} s. One `rebuild serve` process; each request "
+        "one at a time after one warm-up request, timed to the last byte, as an administrator "
+        "(the whole city).",
+        "",
+        "| request | median ms | p95 ms | min–max ms | answer | aim | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in g["progress"].values():
+        t, aim = r["ms"], r.get("aim_ms")
+        met = "" if aim is None else ("yes" if t["median"] <= aim else "**no**")
+        lines.append(
+            f"| `{r['path']}` ({t['n']} runs) | {num(t['median'])} | {num(t['p95'])} "
+            f"| {num(t['min'])}–{num(t['max'])} | {r['bytes'] / 1000:,.0f} KB "
+            f"| {'' if aim is None else f'≤ {aim:,} ms'} | {met} |"
+        )
+    lines += ["", *_tiles(g), "", *_maps(g), "", *_bbox(g), ""]
+    return lines
+
+
+def _bbox(g: dict[str, Any]) -> list[str]:
+    if "bbox_pages" not in g:
+        return []
+    b = g["bbox_pages"]
+    lines = [
+        f"OGC API items: full pages of 1,000 houses in {b['boxes']} random boxes (each holding "
+        f"at least 1,000), {b['runs']} passes one request at a time, ours (a city viewer's "
+        "token) and tipg alternately, then "
+        f"{b['clients']} clients in a closed loop. Aims: ≤ 15 ms median, ≥ 250 pages/s.",
+        "",
+        "| encoding | server | median ms | p95 ms | min–max ms | pages/s | bytes on the wire |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for encoding in ("identity", "gzip"):
+        r = b[encoding]
+        for name in ("ours", "tipg"):
+            t = r[name]["latency_ms"]
+            lines.append(
+                f"| {encoding} | {name} | {num(t['median'], 1)} | {num(t['p95'], 1)} | "
+                f"{num(t['min'], 1)}–{num(t['max'], 1)} | "
+                f"{num(r[name]['concurrent']['pages_per_s'])} | "
+                f"{r[name]['bytes_median'] / 1000:,.0f} KB |"
+            )
+        q = r["ratios"]
+        lines.append(
+            f"| {encoding} | tipg's time / ours; our pages/s / tipg's | "
+            f"{num(q['median_latency_tipg_over_ours'], 2)}× | | | "
+            f"{num(q['pages_per_s_ours_over_tipg'], 2)}× | |"
+        )
+    return lines
+
+
+def _imports(results: dict[str, Any]) -> list[str]:
+    if "imports" not in results:
+        return []
+    r = results["imports"]
+    return [
+        f"## Importing a GeoPackage of {r['features']:,} houses",
+        "",
+        f"`rebuild import`'s code path (`import_inventory`) on a {r['file_mb']:g} MB GeoPackage, "
+        f"each run into a fresh database: {', '.join(f'{s:g} s' for s in r['seconds'])}; "
+        f"median {r['median_s']:g} s = **{r['features_per_s']:,} features/s** (aim "
+        f"{r['aim_per_s']:,}/s: {'met' if r['features_per_s'] >= r['aim_per_s'] else '**not met**'}"
+        f"). Steps of the first run (s): "
+        + ", ".join(f"{k} {v:g}" for k, v in r["steps_s"][0].items())
+        + ".",
+        "",
+    ]
+
+
+def _maps(g: dict[str, Any]) -> list[str]:
+    if "maps" not in g:
+        return []
+    lines = [
+        "Map pages in headless Chromium (Debian's), a fresh context each run (no cache), as an "
+        "administrator; first render = the page's own clock from navigation until the document "
+        "is complete and no vector tile is still loading. Aims: under 1 MB and 2 s.",
+        "",
+        "| page | HTML | first render median ms | p95 ms | min–max ms | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for path, m in g["maps"].items():
+        t = m["render_ms"]
+        met = m["html_bytes"] < 1_000_000 and t["median"] < 2000
+        lines.append(
+            f"| `{path}` | {m['html_bytes'] / 1000:,.0f} KB | {num(t['median'])} | "
+            f"{num(t['p95'])} | {num(t['min'])}–{num(t['max'])} | {'yes' if met else '**no**'} |"
+        )
+    return lines
+
+
+def _tiles(g: dict[str, Any]) -> list[str]:
+    if "tiles" not in g:
+        return []
+    lines = [
+        "Vector tiles of houses, the densest z14 and z10 tile of the database; tipg (the peer) "
+        "asked for the same tiles of the same table (`layer=houses`).",
+        "",
+        "| tile | server | median ms | p95 ms | min–max ms | size | features | assets "
+        "represented |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, ours in g["tiles"].items():
+        z, x, y = ours["tile"]
+        rows = [("ours", ours)]
+        if name in g.get("tipg_tiles", {}):
+            rows.append(("tipg", g["tipg_tiles"][name]))
+        for label, t in rows:
+            lines.append(
+                f"| {z}/{x}/{y} | {label} | {num(t['median_ms'], 1)} | {num(t['p95_ms'], 1)} "
+                f"| {num(t['min_ms'], 1)}–{num(t['max_ms'], 1)} | {t['bytes'] / 1000:,.0f} KB "
+                f"| {t['features']:,} | {t['assets']:,} |"
+            )
+        if len(rows) == 2:
+            ratio = ours["median_ms"] / rows[1][1]["median_ms"]
+            lines.append(f"| | ours / tipg | {num(ratio, 2)} | | | | | |")
+    return lines
+
+
 def _median_of(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r["latency_ms"][key] for r in runs)
 
@@ -329,5 +457,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _reports(results)
     lines += _sync(results)
     lines += _ogc(results)
+    lines += _large(results)
+    lines += _imports(results)
     lines += findings.section(results)
     return "\n".join(lines).rstrip() + "\n"

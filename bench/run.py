@@ -16,12 +16,27 @@ from typing import Any
 import aiohttp
 import anyio.to_thread
 
-from bench import client, database, machine, ogc, profile, report, reports, servers
+from bench import (
+    client,
+    database,
+    imports,
+    machine,
+    maps,
+    ogc,
+    profile,
+    report,
+    reports,
+    scale,
+    servers,
+    tiles,
+)
 from bench.database import Asset, BenchDatabase
 from bench.servers import Server
+from gis.progress import china_today
 from gis.settings import PROJECT_ROOT, Settings
 
 TOKENS = 10
+MAP_PAGES = ["/", "/maps/overview", "/maps/houses", "/maps/water_works", "/maps/roads"]
 
 
 def _say(message: str) -> None:
@@ -42,6 +57,17 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ogc-clients", type=int, default=10)
     parser.add_argument("--scale", type=float, default=1, help="demo data scale")
     parser.add_argument(
+        "--large-scale",
+        type=float,
+        default=33,
+        help="demo scale of the second database (progress, tiles, maps); 0 skips it",
+    )
+    parser.add_argument("--large-runs", type=int, default=10, help="timed requests each")
+    parser.add_argument(
+        "--import-features", type=int, default=1_000_000, help="houses to import; 0 skips"
+    )
+    parser.add_argument("--import-runs", type=int, default=2, help="imports, each fresh")
+    parser.add_argument(
         "--quick", action="store_true", help="short runs to try the bench out; writes nothing"
     )
     parser.add_argument("--keep-db", action="store_true", help="keep rebuild_bench afterwards")
@@ -56,6 +82,8 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
     if options.quick:
         options.duration, options.paced_duration, options.runs, options.warmup = 3, 3, 1, 1
         options.ogc_requests, options.ogc_seconds = 5, 1
+        options.large_runs = 3
+        options.import_features, options.import_runs = 20_000, 1
     return options
 
 
@@ -81,6 +109,13 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if not options.keep_db:
             database.drop(bench)
+    if options.large_scale:
+        results["large"] = _large(settings, options)
+    if options.import_features:
+        _say(f"importing a GeoPackage of {options.import_features:,} houses…")
+        results["imports"] = imports.measure(
+            settings, features=options.import_features, runs=options.import_runs
+        )
     results["machine"]["loadavg_at_end"] = list(os.getloadavg())
     if options.quick:
         print(json.dumps(results, indent=2, default=str))
@@ -89,6 +124,50 @@ def main(argv: list[str] | None = None) -> None:
     (options.out / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (options.out / "benchmarks.md").write_text(report.markdown(results))
     _say(f"wrote {options.out / 'benchmarks.md'} and benchmarks.json")
+
+
+def _large(settings: Settings, options: argparse.Namespace) -> dict[str, Any]:
+    """Progress, tiles (and tipg's tile of the same place) on a database of a million houses."""
+    _say(f"creating the large database (scale {options.large_scale:g})…")
+    large = database.create(settings, scale=options.large_scale, name=database.LARGE)
+    _say(f"loaded {large.load}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="rebuild-bench-large-") as tmp:
+            return {"data": large.load} | asyncio.run(_measure_large(large, Path(tmp), options))
+    finally:
+        if not options.keep_db:
+            database.drop(large)
+
+
+async def _measure_large(
+    large: BenchDatabase, tmp: Path, options: argparse.Namespace
+) -> dict[str, Any]:
+    runs = options.large_runs
+    out: dict[str, Any] = {}
+    places = tiles.densest(large.engine)
+    boxes = ogc.boxes(large.engine, n=50)
+    async with client.session(options.ogc_clients + 5) as http:
+        with servers.ours(large, tmp, workers=1) as server:
+            _say(f"{server.label} at {server.base} (large)")
+            token = await client.token(http, server.base, database.ADMIN, large.password)
+            admin = client.bearer(token)
+            viewer = client.bearer(
+                await client.token(http, server.base, database.VIEWER, large.password)
+            )
+            today = china_today().isoformat()
+            out["progress"] = await scale.measure(
+                http, server.base, admin, today=today, runs=runs, workbook_runs=max(2, runs // 3)
+            )
+            out["tiles"] = await tiles.measure(http, server.base, admin, places, runs)
+            out["maps"] = await maps.measure(server.base, token, MAP_PAGES, max(3, runs // 2))
+            with servers.tipg(large, tmp) as peer:
+                _say(f"{peer.label} at {peer.base} (large)")
+                out["tipg_tiles"] = await tiles.measure_tipg(http, peer.base, places, runs)
+                out["bbox_pages"] = await ogc.measure_bbox_pages(
+                    http, server.base, viewer, peer.base, boxes, runs=3,
+                    clients=options.ogc_clients, seconds=options.ogc_seconds,
+                )  # fmt: skip
+    return out
 
 
 def _split(assets: list[Asset], parts: int) -> list[list[Asset]]:
