@@ -24,6 +24,40 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
+# An asset's steps: +1 in 未开工 from the beginning of time, then for each counting report in
+# the order observed, -1 in the stage before it and +1 in its own (a report that leaves the
+# stage as it was makes no step). {counts} says which events count: as now, or as before a
+# statement (leaving out the events ``skip`` and reading ``unreviewed`` as never reviewed).
+STEPS = """
+        WITH counted AS (
+            SELECT e.asset_id, e.stage,
+                   CAST(e.observed_at AT TIME ZONE 'Asia/Shanghai' AS date) AS day,
+                   lag(e.stage, 1, 'not_started') OVER (
+                       PARTITION BY e.asset_id ORDER BY e.observed_at, e.received_at, e.id
+                   ) AS before
+              FROM asset_events e LEFT JOIN report_reviews r ON r.event_id = e.id
+             WHERE {events} AND {counts}
+        ), steps AS (
+            SELECT a.id AS asset_id, CAST('-infinity' AS date) AS day,
+                   'not_started' AS stage, 1 AS step
+              FROM assets a WHERE {assets}
+            UNION ALL
+            SELECT c.asset_id, c.day, c.before, -1 FROM counted c WHERE c.before <> c.stage
+            UNION ALL
+            SELECT c.asset_id, c.day, c.stage, 1 FROM counted c WHERE c.before <> c.stage
+        )
+        SELECT s.asset_id, a.layer, CAST(a.county_adcode AS text) AS county_adcode, a.kind,
+               a.batch, tally_households(a.layer, a.households) AS households,
+               tally_km(a.geom) AS km,
+               coalesce(a.planned_investment_wan, 0) AS investment_wan, s.day, s.stage, s.step
+          FROM steps s JOIN assets a ON a.id = s.asset_id"""
+COUNTS_NOW = "event_counts(e.flags, r.decision)"
+COUNTS_BEFORE = """NOT e.id = ANY(skip)
+               AND event_counts(e.flags,
+                                CASE WHEN e.id = ANY(unreviewed) THEN NULL ELSE r.decision END)"""
+FEW = {"events": "e.asset_id = ANY(ids)", "assets": "a.id = ANY(ids)"}
+ALL = {"events": "true", "assets": "true"}
+
 UPGRADE = r"""
 -- Whether an event counts toward its asset's state: the one rule, used by the view and below.
 CREATE FUNCTION event_counts(flags text[], decision text) RETURNS boolean
@@ -67,40 +101,29 @@ $$;
 
 -- The steps of the assets ``ids`` (every asset when NULL), from their counting events, leaving
 -- out the events ``skip`` and reading the events ``unreviewed`` as if no review existed: that
--- is how a trigger sees the steps as they were before its statement. Planned at each call with
--- its filter (EXECUTE): a plan made for both cases would read every event for a single asset.
+-- is how a trigger sees the steps as they were before its statement. Each step carries its
+-- asset's group and weights as they are now. Two static queries (one text, see STEPS below),
+-- so that each keeps its plan: one for a few assets (a trigger: index lookups, planned once
+-- per session), one for all of them (a recount).
 CREATE FUNCTION asset_steps(ids bigint[], skip uuid[], unreviewed uuid[])
-RETURNS TABLE (asset_id bigint, day date, stage text, step integer)
-LANGUAGE plpgsql STABLE AS $fn$
+RETURNS TABLE (asset_id bigint, layer text, county_adcode text, kind text, batch smallint,
+               households integer, km numeric, investment_wan numeric, day date, stage text,
+               step integer)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $fn$
+#variable_conflict use_column
 BEGIN
-    RETURN QUERY EXECUTE format($q$
-        WITH counted AS (
-            SELECT e.asset_id, e.stage,
-                   CAST(e.observed_at AT TIME ZONE 'Asia/Shanghai' AS date) AS day,
-                   lag(e.stage, 1, 'not_started') OVER (
-                       PARTITION BY e.asset_id ORDER BY e.observed_at, e.received_at, e.id
-                   ) AS before
-              FROM asset_events e LEFT JOIN report_reviews r ON r.event_id = e.id
-             WHERE %s
-               AND NOT e.id = ANY($2)
-               AND event_counts(e.flags,
-                                CASE WHEN e.id = ANY($3) THEN NULL ELSE r.decision END)
-        )
-        SELECT a.id, CAST('-infinity' AS date), 'not_started', 1 FROM assets a WHERE %s
-        UNION ALL
-        SELECT c.asset_id, c.day, c.before, -1 FROM counted c WHERE c.before <> c.stage
-        UNION ALL
-        SELECT c.asset_id, c.day, c.stage, 1 FROM counted c WHERE c.before <> c.stage
-        $q$,
-        CASE WHEN ids IS NULL THEN 'true' ELSE 'e.asset_id = ANY($1)' END,
-        CASE WHEN ids IS NULL THEN 'true' ELSE 'a.id = ANY($1)' END)
-    USING ids, skip, unreviewed;
+    IF ids IS NULL THEN
+        RETURN QUERY {steps_of_all};
+    ELSE
+        RETURN QUERY {steps_of_ids};
+    END IF;
 END $fn$;
 
 -- Add rows of steps into the tallies, in key order so that concurrent writers lock the same
 -- rows in the same order and never deadlock.
 CREATE FUNCTION tally_merge(rows progress_tallies[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
     INSERT INTO progress_tallies AS t
     SELECT * FROM unnest(rows) u
      ORDER BY u.layer, u.county_adcode, u.kind, u.batch, u.stage, u.day
@@ -108,48 +131,57 @@ LANGUAGE sql AS $$
        SET assets = t.assets + excluded.assets,
            households = t.households + excluded.households,
            km = t.km + excluded.km,
-           investment_wan = t.investment_wan + excluded.investment_wan
-$$;
+           investment_wan = t.investment_wan + excluded.investment_wan;
+END $$;
 
--- The change in the tallies when the steps of the assets ``ids`` go from those seen with
--- ``skip``/``unreviewed`` to those seen now (their county, group and weights unchanged).
-CREATE FUNCTION tally_change(ids bigint[], skip uuid[], unreviewed uuid[])
-RETURNS SETOF progress_tallies
-LANGUAGE sql STABLE AS $$
-    SELECT a.layer, a.county_adcode, a.kind, a.batch, s.stage, s.day,
-           sum(s.step), sum(s.step * tally_households(a.layer, a.households)),
-           sum(s.step * tally_km(a.geom)),
-           sum(s.step * coalesce(a.planned_investment_wan, 0))
-      FROM (SELECT asset_id, day, stage, step FROM asset_steps(ids, '{}', '{}')
+-- Add to the tallies the change in the steps of the assets ``ids`` from those seen with
+-- ``skip``/``unreviewed`` to those seen now (their county, group and weights unchanged). One
+-- static statement in PL/pgSQL whose plan is made once per connection: a report's trigger
+-- costs a few index lookups, not a planning (PL/pgSQL would otherwise plan it again for every
+-- call, the arrays' sizes being unknown: nine tenths of its cost). Rows are added in key order,
+-- so that concurrent writers lock the same rows in the same order and never deadlock.
+CREATE FUNCTION tally_apply(ids bigint[], skip uuid[], unreviewed uuid[]) RETURNS void
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    INSERT INTO progress_tallies AS t
+    SELECT s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day, sum(s.step),
+           sum(s.step * s.households), sum(s.step * s.km), sum(s.step * s.investment_wan)
+      FROM ({steps_now}
             UNION ALL
-            SELECT asset_id, day, stage, -step FROM asset_steps(ids, skip, unreviewed)) s
-      JOIN assets a ON a.id = s.asset_id
-     GROUP BY a.layer, a.county_adcode, a.kind, a.batch, s.stage, s.day
-    HAVING sum(s.step) <> 0 OR sum(s.step * tally_households(a.layer, a.households)) <> 0
-        OR sum(s.step * tally_km(a.geom)) <> 0
-        OR sum(s.step * coalesce(a.planned_investment_wan, 0)) <> 0
-$$;
+            SELECT o.asset_id, o.layer, o.county_adcode, o.kind, o.batch, o.households, o.km,
+                   o.investment_wan, o.day, o.stage, -o.step
+              FROM ({steps_before}) o) s
+     GROUP BY s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day
+    HAVING sum(s.step) <> 0 OR sum(s.step * s.households) <> 0 OR sum(s.step * s.km) <> 0
+        OR sum(s.step * s.investment_wan) <> 0
+     ORDER BY s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day
+        ON CONFLICT ON CONSTRAINT progress_tallies_key DO UPDATE
+       SET assets = t.assets + excluded.assets,
+           households = t.households + excluded.households,
+           km = t.km + excluded.km,
+           investment_wan = t.investment_wan + excluded.investment_wan;
+END $$;
 
 CREATE FUNCTION tally_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM tally_merge(ARRAY(
-        SELECT tally_change(ARRAY(SELECT DISTINCT asset_id FROM new_events),
-                            ARRAY(SELECT id FROM new_events), '{}')));
+    PERFORM tally_apply(ARRAY(SELECT DISTINCT asset_id FROM new_events),
+                        ARRAY(SELECT id FROM new_events), '{}');
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION tally_reviews() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM tally_merge(ARRAY(
-        SELECT tally_change(ARRAY(SELECT DISTINCT e.asset_id
-                                    FROM new_reviews r JOIN asset_events e ON e.id = r.event_id),
-                            '{}', ARRAY(SELECT event_id FROM new_reviews))));
+    PERFORM tally_apply(ARRAY(SELECT DISTINCT e.asset_id
+                                FROM new_reviews r JOIN asset_events e ON e.id = r.event_id),
+                        '{}', ARRAY(SELECT event_id FROM new_reviews));
     RETURN NULL;
 END $$;
 
 -- New assets start in 未开工; an asset whose county, group or weights change moves all its
 -- steps; a deleted asset takes its steps away.
 CREATE FUNCTION tally_assets() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    moved bigint[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
         PERFORM tally_merge(ARRAY(
@@ -170,39 +202,38 @@ BEGIN
               FROM old_assets o
              GROUP BY o.layer, o.county_adcode, o.kind, o.batch));
     ELSE
+        -- Most updates (a report moving the stage) change no group and no weight: stop there.
+        SELECT array_agg(o.id) INTO moved
+          FROM old_assets o JOIN new_assets n ON n.id = o.id
+         WHERE (o.layer, o.county_adcode, o.kind, o.batch,
+                tally_households(o.layer, o.households), o.planned_investment_wan)
+               IS DISTINCT FROM (n.layer, n.county_adcode, n.kind, n.batch,
+                                 tally_households(n.layer, n.households),
+                                 n.planned_investment_wan)
+            OR tally_km(o.geom) <> tally_km(n.geom);
+        IF moved IS NULL THEN
+            RETURN NULL;
+        END IF;
+        -- The steps with the weights as they are now, and the same steps as they were.
         PERFORM tally_merge(ARRAY(
-            WITH moved AS (
-                SELECT o.id FROM old_assets o JOIN new_assets n ON n.id = o.id
-                 WHERE (o.layer, o.county_adcode, o.kind, o.batch,
-                        tally_households(o.layer, o.households), o.planned_investment_wan)
-                       IS DISTINCT FROM (n.layer, n.county_adcode, n.kind, n.batch,
-                                         tally_households(n.layer, n.households),
-                                         n.planned_investment_wan)
-                    OR tally_km(o.geom) <> tally_km(n.geom)
-            ), steps AS (
-                SELECT * FROM asset_steps(ARRAY(SELECT id FROM moved), '{}', '{}')
-            ), weighted AS (
-                SELECT w.layer, w.county_adcode, w.kind, w.batch, s.stage, s.day,
-                       w.sign * s.step AS step, w.households, w.km, w.investment
+            WITH steps AS (SELECT * FROM asset_steps(moved, '{}', '{}')),
+            weighted AS (
+                SELECT s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day, s.step,
+                       s.households, s.km, s.investment_wan
                   FROM steps s
-                  JOIN (SELECT o.id, o.layer, o.county_adcode, o.kind, o.batch, -1 AS sign,
-                               tally_households(o.layer, o.households) AS households,
-                               tally_km(o.geom) AS km,
-                               coalesce(o.planned_investment_wan, 0) AS investment
-                          FROM old_assets o
-                        UNION ALL
-                        SELECT n.id, n.layer, n.county_adcode, n.kind, n.batch, 1,
-                               tally_households(n.layer, n.households), tally_km(n.geom),
-                               coalesce(n.planned_investment_wan, 0)
-                          FROM new_assets n) w ON w.id = s.asset_id
+                UNION ALL
+                SELECT o.layer, o.county_adcode, o.kind, o.batch, s.stage, s.day, -s.step,
+                       tally_households(o.layer, o.households), tally_km(o.geom),
+                       coalesce(o.planned_investment_wan, 0)
+                  FROM steps s JOIN old_assets o ON o.id = s.asset_id
             )
             SELECT ROW(layer, county_adcode, kind, batch, stage, day, sum(step),
                        sum(step * households), sum(step * km),
-                       sum(step * investment))::progress_tallies
+                       sum(step * investment_wan))::progress_tallies
               FROM weighted
              GROUP BY layer, county_adcode, kind, batch, stage, day
             HAVING sum(step) <> 0 OR sum(step * households) <> 0 OR sum(step * km) <> 0
-                OR sum(step * investment) <> 0));
+                OR sum(step * investment_wan) <> 0));
     END IF;
     RETURN NULL;
 END $$;
@@ -211,16 +242,12 @@ END $$;
 CREATE FUNCTION tally_rebuild() RETURNS void LANGUAGE sql AS $$
     DELETE FROM progress_tallies;
     INSERT INTO progress_tallies
-    SELECT a.layer, a.county_adcode, a.kind, a.batch, s.stage, s.day, sum(s.step),
-           sum(s.step * tally_households(a.layer, a.households)),
-           sum(s.step * tally_km(a.geom)),
-           sum(s.step * coalesce(a.planned_investment_wan, 0))
+    SELECT s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day, sum(s.step),
+           sum(s.step * s.households), sum(s.step * s.km), sum(s.step * s.investment_wan)
       FROM asset_steps(NULL, '{}', '{}') s
-      JOIN assets a ON a.id = s.asset_id
-     GROUP BY a.layer, a.county_adcode, a.kind, a.batch, s.stage, s.day
-    HAVING sum(s.step) <> 0 OR sum(s.step * tally_households(a.layer, a.households)) <> 0
-        OR sum(s.step * tally_km(a.geom)) <> 0
-        OR sum(s.step * coalesce(a.planned_investment_wan, 0)) <> 0;
+     GROUP BY s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day
+    HAVING sum(s.step) <> 0 OR sum(s.step * s.households) <> 0 OR sum(s.step * s.km) <> 0
+        OR sum(s.step * s.investment_wan) <> 0;
 $$;
 
 CREATE TRIGGER tally_events AFTER INSERT ON asset_events
@@ -253,7 +280,7 @@ DROP TRIGGER tally_assets_update ON assets;
 DROP TRIGGER tally_assets_delete ON assets;
 DROP TRIGGER tally_assets_truncate ON assets;
 DROP FUNCTION tally_events(), tally_reviews(), tally_assets(), tally_truncate(),
-    tally_rebuild(), tally_change(bigint[], uuid[], uuid[]),
+    tally_rebuild(), tally_apply(bigint[], uuid[], uuid[]),
     tally_merge(progress_tallies[]), asset_steps(bigint[], uuid[], uuid[]),
     tally_households(text, smallint), tally_km(geometry);
 DROP TABLE progress_tallies;
@@ -267,7 +294,16 @@ DROP FUNCTION event_counts(text[], text);
 
 
 def upgrade() -> None:
-    op.execute(UPGRADE)
+    steps = {
+        "{steps_of_all}": STEPS.format(**ALL, counts=COUNTS_BEFORE),
+        "{steps_of_ids}": STEPS.format(**FEW, counts=COUNTS_BEFORE),
+        "{steps_now}": STEPS.format(**FEW, counts=COUNTS_NOW),
+        "{steps_before}": STEPS.format(**FEW, counts=COUNTS_BEFORE),
+    }
+    sql = UPGRADE
+    for placeholder, text in steps.items():
+        sql = sql.replace(placeholder, text)
+    op.execute(sql)
 
 
 def downgrade() -> None:

@@ -83,7 +83,11 @@ $$;
 -- rows in the same order and never deadlock; then drop the rows left empty (this statement
 -- holds their locks already).
 CREATE FUNCTION tile_cells_merge(rows tile_cells[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql
+-- PL/pgSQL keeps the plans of these two statements for the connection (generic: the same
+-- for every call), so that a report's trigger does not plan them again each time.
+SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
     INSERT INTO tile_cells AS t
     SELECT * FROM unnest(rows) u
      ORDER BY u.layer, u.level, u.cx, u.cy, u.county_adcode, u.kind, u.batch_key, u.stage
@@ -95,7 +99,7 @@ LANGUAGE sql AS $$
      WHERE t.n = 0
        AND (t.layer, t.level, t.cx, t.cy, t.county_adcode, t.kind, t.batch_key, t.stage)
          = (u.layer, u.level, u.cx, u.cy, u.county_adcode, u.kind, u.batch_key, u.stage);
-$$;
+END $$;
 
 -- New assets add to their cells, deleted ones take away, changed ones move: -1 where they
 -- were and +1 where they are (nothing when layer, county, group, stage and position stay).
