@@ -14,9 +14,13 @@ after the asset layer. Its features (the contract the browser map is built on):
   worst inside (overdue > pending > none > done), and no ``id``; a cell holding one asset is
   that asset. Every point lies in exactly one cell of one tile (cells are half-open), so the
   counts of a tile add up to the assets in it.
-- lines and polygons (roads, levees, ...) are never clustered: ``ST_AsMVTGeom`` clips them and
-  snaps them to the tile's grid; one smaller than a tile pixel becomes a point on it, still one
-  feature.
+- lines and polygons (roads, levees, ...): below ``LINES_CLUSTER_BELOW_ZOOM`` they are counted
+  with the points at a point on them (``ST_PointOnSurface``), so that a city view of 26,000
+  roads is a few dozen counted markers per tile instead of megabytes of lines, and each is
+  still counted once (in the tile of that point); a cell holding one is that asset, drawn whole
+  (clipped to the tile). From ``LINES_CLUSTER_BELOW_ZOOM`` each is drawn whole: ``ST_AsMVTGeom``
+  clips them and snaps them to the tile's grid; one smaller than a tile pixel becomes a point on
+  it, still one feature.
 
 Two ways to the same tile:
 
@@ -52,6 +56,10 @@ BUFFER = 256  # tile coordinates drawn beyond each edge, so that lines join acro
 # At z16 a pixel is about 2 m at Xinxiang's latitude and houses in a village, 10-30 m apart,
 # stand 5-15 px apart: from there every asset is drawn on its own. Below, markers would overlap.
 CLUSTER_BELOW_ZOOM = 16
+# At z12 a pixel is about 30 m here: a village road (0.5-3 km) is 15-100 px long, and a tile
+# (8 km a side) holds a few hundred roads at a million houses' scale. Below, a tile holds
+# thousands (800 KB of lines at z9): lines are counted like points there.
+LINES_CLUSTER_BELOW_ZOOM = 12
 # 8 x 8 cells of 32 px per 256 px tile: room for a marker with a five-digit count in each.
 CLUSTER_GRID = 8
 GRID_BITS = CLUSTER_GRID.bit_length() - 1  # 3: a tile at zoom z has the cells of level z + 3
@@ -151,7 +159,9 @@ _LIVE = """
         -- only on points: the planner may test the cell before the dimension.
         SELECT r.*, tile_cell_x(ST_X(r.point), :level) - CAST(:col0 AS integer) AS cx,
                tile_cell_y(ST_Y(r.point), :level) - CAST(:row0 AS integer) AS cy
-          FROM (SELECT r.*, CASE WHEN ST_Dimension(r.merc) = 0 THEN r.merc END AS point
+          FROM (SELECT r.*,
+                       CASE WHEN ST_Dimension(r.merc) = 0 THEN r.merc
+                            WHEN :lines_clustered THEN ST_PointOnSurface(r.merc) END AS point
                   FROM rated r) r
          WHERE r.point IS NOT NULL
     ), counted AS (
@@ -164,14 +174,14 @@ _LIVE = """
                count(*) FILTER (WHERE p.status = 'pending') AS n_pending,
                count(*) FILTER (WHERE p.status = 'overdue') AS n_overdue,
                count(*) FILTER (WHERE p.status = 'none') AS n_none,
-               avg(ST_X(p.merc)) AS mx, avg(ST_Y(p.merc)) AS my
+               avg(ST_X(p.point)) AS mx, avg(ST_Y(p.point)) AS my
           FROM counted p
          WHERE :clustered
          GROUP BY p.cx, p.cy
     ), singles AS (
         SELECT {single} FROM counted WHERE in_cell = 1 OR NOT :clustered
         UNION ALL
-        SELECT {single} FROM rated WHERE ST_Dimension(merc) > 0  -- never clustered
+        SELECT {single} FROM rated WHERE ST_Dimension(merc) > 0 AND NOT :lines_clustered
     )"""
 
 # Assets in their current state (assets.stage, kept by reports and reviews), as ``singles``.
@@ -196,6 +206,7 @@ _STORED = """
           JOIN standing s ON s.kind = i.kind AND s.batch_key = i.batch_key AND s.stage = i.stage
          WHERE i.layer = :layer AND i.level = :stored AND i.cx = ANY(CAST(:columns AS integer[]))
            AND i.cy BETWEEN :cy0 AND :cy1 AND {scope} AND {filters}
+        {line_cells}
     ), cells AS (
         SELECT cx, cy, CAST(sum(n) AS integer) AS n,
                CAST(coalesce(sum(n) FILTER (WHERE status = 'done'), 0) AS integer) AS n_done,
@@ -208,13 +219,32 @@ _STORED = """
                CAST(sum(sum_y) / sum(n) AS float8) AS my,
                CAST(sum(sum_id) AS bigint) AS sum_id
           FROM stored
+         WHERE cx >= 0 AND cx < :grid AND cy >= 0 AND cy < :grid
          GROUP BY cx, cy
     ), singles AS ({current}
           JOIN cells c ON c.sum_id = i.id AND c.n = 1
         {lines}
     )"""
 
-# Lines and polygons of a layer that has them, in the stored-cells tile: never clustered.
+# Lines and polygons counted in the stored-cells tile below LINES_CLUSTER_BELOW_ZOOM, read live
+# (they are not in tile_cells) and put in the tile's grid at a point on them, as the live tile
+# does; those whose point lies outside the tile are counted in another tile.
+_LINE_CELLS = """
+        UNION ALL
+        SELECT tile_cell_x(ST_X(p.point), :level) - CAST(:col0 AS integer),
+               tile_cell_y(ST_Y(p.point), :level) - CAST(:row0 AS integer),
+               s.status, 1, CAST(round(ST_X(p.point)) AS bigint),
+               CAST(round(ST_Y(p.point)) AS bigint), i.id
+          FROM assets i
+          JOIN standing s ON s.kind = i.kind AND s.batch_key = coalesce(i.batch, 0)
+               AND s.stage = i.stage
+         CROSS JOIN tile
+         CROSS JOIN LATERAL (SELECT ST_PointOnSurface(ST_Transform(i.geom, 3857)) AS point) p
+         WHERE i.layer = :layer AND i.geom && tile.search AND ST_Dimension(i.geom) > 0
+           AND {scope} AND {filters}"""
+
+# Lines and polygons of a layer that has them, in the stored-cells tile from
+# LINES_CLUSTER_BELOW_ZOOM: each drawn whole.
 _CURRENT_LINES = """
         UNION ALL{current}
          CROSS JOIN tile
@@ -272,20 +302,30 @@ def check_tile(request: TileRequest) -> None:
             )
 
 
-def tile_sql(*, stored: bool, lines: bool = True, kind: bool, stage: bool, status: bool) -> str:
+def tile_sql(
+    *,
+    stored: bool,
+    lines: bool = True,
+    lines_clustered: bool = False,
+    kind: bool,
+    stage: bool,
+    status: bool,
+) -> str:
     """The tile query: from the stored cells (today, below ``CLUSTER_BELOW_ZOOM``; with the
-    layer's lines and polygons when it may have some) or live, with a clause for each filter
-    asked for."""
+    layer's lines and polygons when it may have some, counted in the grid when
+    ``lines_clustered``, else drawn whole) or live, with a clause for each filter asked for."""
     wanted = {"kind": kind, "stage": stage, "status": status}
     filters = " AND ".join(c for name, c in _FILTERS.items() if wanted[name]) or "true"
     if stored:
         cells_scope = in_scope("i")
         lines_sql = _CURRENT_LINES.format(current=_CURRENT, scope=cells_scope, filters=filters)
+        line_cells = _LINE_CELLS.format(scope=cells_scope, filters=filters)
         body = _STORED.format(
             scope=cells_scope,
             filters=filters,
             current=_CURRENT,
-            lines=lines_sql if lines else "",
+            lines=lines_sql if lines and not lines_clustered else "",
+            line_cells=line_cells if lines and lines_clustered else "",
         )
     else:
         body = _LIVE.format(
@@ -336,9 +376,11 @@ def tile(
     )
     clustered = request.z < CLUSTER_BELOW_ZOOM
     stored = clustered and request.as_of == today
+    lines_clustered = request.z < LINES_CLUSTER_BELOW_ZOOM
     sql = tile_sql(
         stored=stored,
         lines=set(LAYERS[request.layer].geometry_types) != {"Point"},
+        lines_clustered=lines_clustered,
         kind=request.kind is not None,
         stage=request.stage is not None,
         status=request.status is not None,
@@ -362,6 +404,7 @@ def tile(
             "margin": BUFFER / EXTENT,
             "grid": CLUSTER_GRID,
             "clustered": clustered,
+            "lines_clustered": lines_clustered,
             "batches": list(ROAD_BATCHES),
             "kind": request.kind,
             "stage": request.stage,

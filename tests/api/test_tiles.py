@@ -7,12 +7,12 @@ from dataclasses import replace
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
-from shapely.geometry import Point
+from shapely.geometry import LineString, Point
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.assets import create_asset
-from gis.tiles import CLUSTER_BELOW_ZOOM, EXTENT, MAX_ZOOM
+from gis.tiles import CLUSTER_BELOW_ZOOM, EXTENT, LINES_CLUSTER_BELOW_ZOOM, MAX_ZOOM
 from tests.api.conftest import WEIHUI, Person
 from tests.progress_samples import event
 from tests.samples import WEIHUI_HOUSE
@@ -127,6 +127,42 @@ def test_a_low_zoom_tile_accounts_for_every_asset_in_it(
     neighbours = [(z, x + dx, y + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
     total = sum(represented(features(admin_client, url(*t, query=day))) for t in neighbours)
     assert total == sum(assets_inside(session, *t) for t in neighbours)
+
+
+@pytest.mark.parametrize("day", ["", "as_of=2021-11-10"], ids=["today_cells", "past_live"])
+def test_roads_are_counted_at_low_zoom_and_drawn_from_z12(
+    admin_client: TestClient, session: Session, houses: dict[str, int], day: str
+) -> None:
+    """Below LINES_CLUSTER_BELOW_ZOOM a road is counted once, at a point on it, in one tile of
+    the 3x3 around it; from there on it is drawn whole, as a line."""
+    for i in range(20):
+        start = (H1[0] + (i % 5) * 0.01, H1[1] + (i // 5) * 0.01)
+        create_asset(
+            session,
+            asset_in=replace(
+                WEIHUI_HOUSE,
+                code=f"DL-410781-6{i:04d}",
+                layer="roads",
+                kind="village_road",
+                batch=1,
+                households=None,
+                geometry=LineString([start, (start[0] + 0.008, start[1] + 0.003)]),
+                householder_name=None,
+                householder_phone=None,
+            ),
+        )
+    for z in (8, 10, LINES_CLUSTER_BELOW_ZOOM - 1):
+        z, x, y = tile_of(*H1, z)
+        around = [(z, x + dx, y + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+        found = [f for t in around for f in features(admin_client, url(*t, "roads", day))]
+        assert represented(found) == 20, z
+        assert any("n" in f["properties"] for f in found), z
+        drawn = [f for f in found if "n" not in f["properties"]]
+        assert all(f["geometry"]["type"] == "LineString" for f in drawn)
+    z, x, y = tile_of(*H1, LINES_CLUSTER_BELOW_ZOOM)
+    whole = features(admin_client, url(z, x, y, "roads", day))
+    assert whole and all("n" not in f["properties"] for f in whole)
+    assert {f["geometry"]["type"] for f in whole} == {"LineString"}
 
 
 def test_a_cell_of_one_is_that_asset_in_todays_tiles(
