@@ -404,10 +404,6 @@ def tile(
         status=request.status is not None,
     )
     window = cell_window(request.z, request.x, request.y) if stored else {}
-    # The small reference tables are never analysed (too few rows for autovacuum), so the
-    # planner overestimates the standing table a hundredfold and JIT-compiles the query: 70-80
-    # ms of compiling for a tile that takes a few. Off for this transaction only.
-    session.execute(text("SET LOCAL jit = off"))
     body = session.execute(
         text(sql),
         {
