@@ -98,7 +98,7 @@ def load_data(
         for table, trigger in _TRUNCATE_GUARDS:
             conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
     counts, events = dict.fromkeys(LAYERS, 0), 0
-    with _keys_dropped(conn, ["assets", "asset_events"]), _tallied_at_end(conn):
+    with keys_dropped(conn, ["assets", "asset_events"]), tallied_at_end(conn):
         for part in parts:
             _copy_assets(conn, part.assets)
             _copy_events(conn, part.events)
@@ -142,7 +142,7 @@ SELECT format('DROP INDEX %%s', indexrelid::regclass), pg_get_indexdef(indexreli
 
 
 @contextmanager
-def _keys_dropped(conn: psycopg.Connection, tables: list[str]) -> Iterator[None]:
+def keys_dropped(conn: psycopg.Connection, tables: list[str]) -> Iterator[None]:
     """Drop the tables' keys, foreign keys and indexes for a bulk load into them, then rebuild.
 
     PostgreSQL's advice for populating a database: an index built over the loaded rows is many
@@ -170,7 +170,7 @@ _TALLY_TRIGGERS = (
 
 
 @contextmanager
-def _tallied_at_end(conn: psycopg.Connection) -> Iterator[None]:
+def tallied_at_end(conn: psycopg.Connection) -> Iterator[None]:
     for table, trigger in _TALLY_TRIGGERS:
         conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
     yield

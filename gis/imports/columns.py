@@ -17,7 +17,9 @@ from gis.settings import PROJECT_ROOT
 
 VOCABULARY = PROJECT_ROOT / "data" / "import_columns.toml"
 
-FIELDS = (
+# The fields that are columns of an asset (its state included); the others below are read to
+# derive or place one (coordinates, damage, route number) or go with its first report (reason).
+ASSET_FIELDS = (
     "code",
     "kind",
     "county_adcode",
@@ -34,6 +36,9 @@ FIELDS = (
     "householder_phone",
     "stage",
     "percent",
+)
+FIELDS = (
+    *ASSET_FIELDS,
     "reason",
     "lon",
     "lat",

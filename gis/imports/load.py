@@ -17,32 +17,14 @@ from sqlalchemy.orm import Session
 
 from gis.crs import STORAGE_SRID
 from gis.demo import binary
-from gis.demo.copy import _keys_dropped, _tallied_at_end
+from gis.demo.copy import keys_dropped, tallied_at_end
 from gis.demo.data import TEXT
+from gis.imports.columns import ASSET_FIELDS
 
 BULK_MIN = 100_000  # rows into an empty table from which the keys are rebuilt rather than kept
 
 # Every staged value is text ('' is NULL) but the row number and the geometry; the INSERT casts.
-STAGED = (
-    "code",
-    "kind",
-    "county_adcode",
-    "name",
-    "town",
-    "village",
-    "batch",
-    "households",
-    "planned_investment_wan",
-    "funds_secured_wan",
-    "poverty_alleviated_area",
-    "worst_hit_area",
-    "householder_name",
-    "householder_phone",
-    "stage",
-    "percent",
-    "extra",
-    "extra_personal",
-)
+STAGED = (*ASSET_FIELDS, "extra", "extra_personal")
 _CASTS = {
     "batch": "smallint",
     "households": "smallint",
@@ -153,7 +135,7 @@ def create(
         return 0
     conn = _driver(session)
     bulk = len(new_rows) >= BULK_MIN and _empty_and_locked(conn)
-    columns = [c for c in STAGED]
+    columns = list(STAGED)
     with _bulk(conn) if bulk else nullcontext():
         conn.execute(
             f"""
@@ -192,7 +174,7 @@ def _empty_and_locked(conn: psycopg.Connection) -> bool:
 
 @contextmanager
 def _bulk(conn: psycopg.Connection) -> Iterator[None]:
-    with _keys_dropped(conn, ["assets", "asset_events"]), _tallied_at_end(conn):
+    with keys_dropped(conn, ["assets", "asset_events"]), tallied_at_end(conn):
         yield
 
 
