@@ -31,6 +31,13 @@ def _download(body: bytes, media_type: str, filename: str, filename_zh: str | No
     return Response(body, media_type=media_type, headers=headers)
 
 
+def _layer_file(
+    body: bytes, media_type: str, layer: str, day: dt.date, county: str | None
+) -> Response:
+    suffix = "gpkg" if media_type == GPKG else "geojson"
+    return _download(body, media_type, f"rebuild-{layer}-{county or 'city'}-{day}.{suffix}")
+
+
 def _names(day: dt.date, county: str | None, suffix: str) -> tuple[str, str]:
     return (
         f"rebuild-progress-{county or 'city'}-{day}.{suffix}",
@@ -91,8 +98,7 @@ def layer_gpkg(
     frame = layer_exports.layer_frame(
         session, principal=principal, layer=layer, as_of=day, county=county
     )
-    body = layer_exports.geopackage(frame, layer)
-    return _download(body, GPKG, f"rebuild-{layer}-{county or 'city'}-{day}.gpkg")
+    return _layer_file(layer_exports.geopackage(frame, layer), GPKG, layer, day, county)
 
 
 @router.get(
@@ -111,5 +117,4 @@ def layer_geojson(
     frame = layer_exports.layer_frame(
         session, principal=principal, layer=layer, as_of=day, county=county
     )
-    body = layer_exports.geojson(frame)
-    return _download(body, GEOJSON, f"rebuild-{layer}-{county or 'city'}-{day}.geojson")
+    return _layer_file(layer_exports.geojson(frame), GEOJSON, layer, day, county)
