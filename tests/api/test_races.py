@@ -10,13 +10,13 @@ from dataclasses import replace
 
 import httpx2 as httpx
 import pytest
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import db, users
 from gis.assets import create_asset
 from tests.conftest import Databases, test_db_name
 from tests.live import live_server
+from tests.recount import assert_as_recounted
 from tests.samples import WEIHUI_HOUSE
 
 ROUNDS, WRITERS = 50, 20  # 1,000 reports on one asset
@@ -187,7 +187,4 @@ def test_reports_on_many_assets_at_once_keep_the_tallies_exact(
         " WHERE assets <> 0 ORDER BY 1, 2, 3, 4, 5, 6"
     )
     with db.transaction(db.make_engine(databases.url(test_db_name("_races")))) as session:
-        kept = session.execute(text(nonzero)).all()
-        session.execute(text("SELECT tally_rebuild()"))
-        assert kept == session.execute(text(nonzero)).all()
-        session.rollback()
+        assert_as_recounted(session, nonzero, "tally_rebuild")

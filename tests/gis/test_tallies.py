@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from gis import users
 from gis.assets import create_asset
 from tests.progress_samples import event, follow
+from tests.recount import assert_as_recounted
 from tests.samples import WEIHUI_HOUSE
 
 _NONZERO = """
@@ -26,22 +27,8 @@ _NONZERO = """
 """
 
 
-def _tallies(session: Session) -> list[tuple]:
-    return [tuple(row) for row in session.execute(text(_NONZERO))]
-
-
-def _recounted(session: Session) -> list[tuple]:
-    savepoint = session.begin_nested()
-    session.execute(text("SELECT tally_rebuild()"))
-    rows = _tallies(session)
-    savepoint.rollback()
-    return rows
-
-
 def _assert_exact(session: Session) -> None:
-    kept = _tallies(session)
-    assert kept, "the tallies are empty"
-    assert kept == _recounted(session)
+    assert_as_recounted(session, _NONZERO, "tally_rebuild")
 
 
 def _in_stage_now(session: Session) -> dict[str, int]:

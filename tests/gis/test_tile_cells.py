@@ -23,6 +23,7 @@ from gis.assets import create_asset
 from gis.progress import china_today
 from gis.tiles import CELL_LEVELS, LINES_CLUSTER_BELOW_ZOOM, TileRequest, tile
 from tests.progress_samples import event, follow
+from tests.recount import assert_as_recounted
 from tests.samples import WEIHUI_HOUSE
 
 H1 = (114.07, 35.40)  # EPSG:4326, the first hand-counted house (tests/progress_samples.py)
@@ -34,22 +35,8 @@ _CELLS = """
 """
 
 
-def _cells(session: Session) -> list[tuple]:
-    return [tuple(row) for row in session.execute(text(_CELLS))]
-
-
-def _recounted(session: Session) -> list[tuple]:
-    savepoint = session.begin_nested()
-    session.execute(text("SELECT tile_cells_rebuild()"))
-    rows = _cells(session)
-    savepoint.rollback()
-    return rows
-
-
 def _assert_exact(session: Session) -> None:
-    kept = _cells(session)
-    assert kept, "the cells are empty"
-    assert kept == _recounted(session)
+    assert_as_recounted(session, _CELLS, "tile_cells_rebuild")
 
 
 def _per_stage(session: Session, level: int = 18) -> dict[str, int]:
