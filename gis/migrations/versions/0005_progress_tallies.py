@@ -135,31 +135,25 @@ BEGIN
 END $$;
 
 -- Add to the tallies the change in the steps of the assets ``ids`` from those seen with
--- ``skip``/``unreviewed`` to those seen now (their county, group and weights unchanged). One
+-- ``skip``/``unreviewed`` to those seen now (their county, group and weights unchanged). A
 -- static statement in PL/pgSQL whose plan is made once per connection: a report's trigger
 -- costs a few index lookups, not a planning (PL/pgSQL would otherwise plan it again for every
--- call, the arrays' sizes being unknown: nine tenths of its cost). Rows are added in key order,
--- so that concurrent writers lock the same rows in the same order and never deadlock.
+-- call, the arrays' sizes being unknown: nine tenths of its cost).
 CREATE FUNCTION tally_apply(ids bigint[], skip uuid[], unreviewed uuid[]) RETURNS void
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
-    INSERT INTO progress_tallies AS t
-    SELECT s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day, sum(s.step),
-           sum(s.step * s.households), sum(s.step * s.km), sum(s.step * s.investment_wan)
-      FROM ({steps_now}
-            UNION ALL
-            SELECT o.asset_id, o.layer, o.county_adcode, o.kind, o.batch, o.households, o.km,
-                   o.investment_wan, o.day, o.stage, -o.step
-              FROM ({steps_before}) o) s
-     GROUP BY s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day
-    HAVING sum(s.step) <> 0 OR sum(s.step * s.households) <> 0 OR sum(s.step * s.km) <> 0
-        OR sum(s.step * s.investment_wan) <> 0
-     ORDER BY s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day
-        ON CONFLICT ON CONSTRAINT progress_tallies_key DO UPDATE
-       SET assets = t.assets + excluded.assets,
-           households = t.households + excluded.households,
-           km = t.km + excluded.km,
-           investment_wan = t.investment_wan + excluded.investment_wan;
+    PERFORM tally_merge(ARRAY(
+        SELECT ROW(s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day, sum(s.step),
+                   sum(s.step * s.households), sum(s.step * s.km),
+                   sum(s.step * s.investment_wan))::progress_tallies
+          FROM ({steps_now}
+                UNION ALL
+                SELECT o.asset_id, o.layer, o.county_adcode, o.kind, o.batch, o.households,
+                       o.km, o.investment_wan, o.day, o.stage, -o.step
+                  FROM ({steps_before}) o) s
+         GROUP BY s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day
+        HAVING sum(s.step) <> 0 OR sum(s.step * s.households) <> 0 OR sum(s.step * s.km) <> 0
+            OR sum(s.step * s.investment_wan) <> 0));
 END $$;
 
 CREATE FUNCTION tally_events() RETURNS trigger LANGUAGE plpgsql AS $$
