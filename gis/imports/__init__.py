@@ -250,7 +250,40 @@ def import_inventory(
     if problems.bad.any() and not options.skip_invalid:
         raise ImportRejected(summary)
     step("写入 writing")
-    savepoint = session.begin_nested() if options.dry_run else None
+    # A savepoint, so that a rejection found while writing (a progress report the field-report
+    # rules refuse) leaves nothing of this import behind, in any caller's transaction; a dry
+    # run rolls it back in any case.
+    savepoint = session.begin_nested()
+    try:
+        _write(
+            session, summary, options=options, principal=principal, values=values,
+            fields=fields, problems=problems, matched=matched, good=good, new=new,
+        )  # fmt: skip
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if options.dry_run:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _write(
+    session: Session,
+    summary: ImportSummary,
+    *,
+    options: ImportOptions,
+    principal: access.Principal,
+    values: dict[str, np.ndarray],
+    fields: dict[str, str],
+    problems: Problems,
+    matched: dict[int, tuple],
+    good: np.ndarray,
+    new: np.ndarray,
+) -> None:
+    """Progress reports and updates of the matched rows, then the new assets."""
     observed = options.observed_at or dt.datetime.now(dt.UTC)
     load.drop_rows(session, [int(n) for n in np.flatnonzero(good & problems.bad)])
     updating = [n for n in matched if not problems.bad[n]]
@@ -273,13 +306,13 @@ def import_inventory(
         summary.unchanged = len(updating) - summary.updated
     creating = [int(n) for n in np.flatnonzero(new & ~problems.bad)]
     summary.created = load.create(
-        session, layer=layer, new_rows=creating, observed_at=observed, reporter=principal.user_id
+        session,
+        layer=summary.layer,
+        new_rows=creating,
+        observed_at=observed,
+        reporter=principal.user_id,
     )
     summary.skipped = int(problems.bad.sum())
-    if savepoint is not None:
-        savepoint.rollback()
-    summary.seconds = time.perf_counter() - started
-    return summary
 
 
 def _columns(sheet: Sheet, mapping) -> list[Column]:

@@ -5,7 +5,9 @@ them), each row's number as the clerk sees it in their program (the header row i
 row 2 is the first data row of a CSV), and the geometry when the format carries one.
 """
 
+import csv
 import io
+import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
@@ -96,30 +98,79 @@ def _decode(data: bytes, encoding: str | None, name: str) -> tuple[str, list[tup
             f"{name} cannot be read as {encoding} ({exc}); drop --encoding to detect it, or "
             "save the file as UTF-8.",
         ) from exc
-    label = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8（带 BOM）", "gb18030": "GBK/GB18030"}.get(
-        encoding, encoding
-    )
+    zh, en = {
+        "utf-8": ("UTF-8", "UTF-8"),
+        "utf-8-sig": ("UTF-8（带 BOM）", "UTF-8 with BOM"),
+        "gb18030": ("GBK/GB18030", "GBK/GB18030"),
+    }.get(encoding, (encoding, encoding))
     how = ("识别为", "detected as") if detected else ("按指定编码", "read as")
-    return text, [(f"{name} 的编码{how[0]} {label}", f"{name}: encoding {how[1]} {label}")]
+    return text, [(f"{name} 的编码{how[0]} {zh}", f"{name}: encoding {how[1]} {en}")]
 
 
 def _read_csv(path: Path, encoding: str | None) -> Sheet:
     text, notes = _decode(path.read_bytes(), encoding, path.name)
     if not text.strip():
         raise _bad(f"{path.name} 是空文件", f"{path.name} is empty.")
+    table = path.suffix.lower() == ".txt"
+    try:
+        # No header here: pandas would take a first data row one value longer than the header
+        # as an index column and shift every value of the file one column left.
+        cells = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            sep=None if table else ",",
+            engine="python" if table else "c",
+        )
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise _csv_problem(path.name, str(exc)) from exc
+    return _from_cells(cells, 1, notes)
 
-    frame = pd.read_csv(
-        io.StringIO(text),
-        dtype=str,
-        keep_default_na=False,
-        skip_blank_lines=False,
-        sep=None if path.suffix.lower() == ".txt" else ",",
-        engine="python" if path.suffix.lower() == ".txt" else "c",
+
+def _csv_problem(name: str, message: str) -> InvalidInput:
+    """What pandas could not read, in the clerk's terms."""
+    longer = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if longer:
+        fields, line, saw = longer.groups()
+        return _bad(
+            f"{name} 第 {line} 行有 {saw} 个值，而表头只有 {fields} 列（多了逗号，或含逗号的内容"
+            "没有加引号）。请改正该行，或为多出的列加上表头",
+            f"{name}: line {line} has {saw} values but the header only {fields} columns (an "
+            "extra comma, or a value with a comma that is not quoted); fix the line or give "
+            "the extra column a header.",
+        )
+    quote = re.search(r"EOF inside string starting at row (\d+)", message)
+    if quote:
+        line = int(quote.group(1)) + 1
+        return _bad(
+            f'{name} 第 {line} 行的引号（"）没有闭合，其后的内容都被当作同一个值。请补上引号或删去',
+            f'{name}: the quote (") opened on line {line} is never closed, so the rest of the '
+            "file reads as one value; close or remove it.",
+        )
+    return _bad(
+        f"{name} 不是有效的 CSV（{message}）。请在 Excel 中打开并另存为 CSV 或 .xlsx",
+        f"{name} is not a valid CSV ({message}); open it in Excel and save it as CSV or .xlsx.",
     )
-    frame.columns = [str(c).strip() for c in frame.columns]
-    rows = np.arange(2, len(frame) + 2)
-    filled = (frame != "").any(axis=1).to_numpy()
-    return Sheet(frame[filled].reset_index(drop=True), rows[filled], notes=notes)
+
+
+def _from_cells(cells: pd.DataFrame, header_row: int, notes: list[tuple[str, str]]) -> Sheet:
+    """Text cells (every row of the sheet, the header's among them) as a Sheet: the header row's
+    names made unique, the rows below it that hold anything, numbered as the clerk sees them.
+    An unnamed column is kept only when it holds something (merged cells leave empty ones)."""
+    names = [str(h).strip() for h in cells.iloc[header_row - 1]]
+    body = cells.iloc[header_row:].reset_index(drop=True)
+    body.columns = _unique([h or f"列{i + 1}" for i, h in enumerate(names)])
+    rows = np.arange(header_row + 1, header_row + 1 + len(body))
+    filled = (body != "").any(axis=1).to_numpy()
+    keep = [c for c, name in zip(body.columns, names, strict=True) if name or (body[c] != "").any()]
+    return Sheet(
+        body.loc[filled, keep].reset_index(drop=True),
+        rows[filled],
+        notes=notes,
+        header_row=header_row,
+    )
 
 
 def _cell(value) -> str:
@@ -179,24 +230,8 @@ def _read_xlsx(path: Path, header_row: int | None, sheet: str | None, known_head
             f"表头行 {header_row} 超出工作表（共 {len(cells)} 行）",
             f"Header row {header_row} is beyond the sheet's {len(cells)} rows.",
         )
-    header = _unique([h or f"列{i + 1}" for i, h in enumerate(cells[header_row - 1])])
-    body = cells[header_row:]
-    rows = np.arange(header_row + 1, header_row + 1 + len(body))
-    frame = pd.DataFrame(body, columns=header, dtype=object).astype(str)
-    filled = (frame != "").any(axis=1).to_numpy()
-    # Unnamed columns are kept only when they hold something (merged cells leave empty ones).
-    named = [bool(h) for h in cells[header_row - 1]]
-    keep = [
-        c
-        for c, has_name in zip(frame.columns, named, strict=True)
-        if has_name or (frame[c] != "").any()
-    ]
-    return Sheet(
-        frame.loc[filled, keep].reset_index(drop=True),
-        rows[filled],
-        notes=notes,
-        header_row=header_row,
-    )
+    frame = pd.DataFrame(cells, dtype=object).astype(str)
+    return _from_cells(frame, header_row, notes)
 
 
 def _find_header(cells: list[list[str]], known_header) -> int:

@@ -76,6 +76,68 @@ def test_gbk_csv_is_detected(session: Session, tmp_path: Path) -> None:
     assert any("GBK" in zh for zh, _ in summary.notes)
 
 
+def test_utf8_bom_csv(session: Session, tmp_path: Path) -> None:
+    summary = _import(session, _csv(tmp_path, GOOD_ROWS, encoding="utf-8-sig"))
+    assert summary.created == 2 and _asset(session, "FW-410781-60001").name == "测试住房一"
+    assert any("BOM" in en for _, en in summary.notes)
+
+
+def test_encoding_option_overrides_detection(session: Session, tmp_path: Path) -> None:
+    """Excel's "Unicode text" is UTF-16, which detection does not guess: --encoding says it."""
+    path = _csv(tmp_path, GOOD_ROWS, encoding="utf-16")
+    summary = _import(session, path, encoding="utf-16")
+    assert summary.created == 2 and _asset(session, "FW-410781-60002").village == "乙村"
+    assert any("按指定编码 utf-16" in zh for zh, _ in summary.notes)
+
+
+def test_flags_money_in_yuan_and_county_from_the_location(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "flags.csv"
+    path.write_text(
+        "编号,类别,名称,经度,纬度,是否脱贫地区,受灾严重地区,计划投资（元）\n"
+        'FW-410781-60101,一般损坏,甲,114.07,35.40,是,否,"12,000"\n'
+        "FW-410781-60102,一般损坏,乙,114.08,35.41,否,是,\n",
+        encoding="utf-8",
+    )
+    summary = _import(session, path)
+    assert summary.derived == {"county_adcode": 2}
+    one, two = _asset(session, "FW-410781-60101"), _asset(session, "FW-410781-60102")
+    assert (one.county_adcode, one.poverty_alleviated_area, one.worst_hit_area) == (
+        "410781",
+        True,
+        False,
+    )
+    assert (two.poverty_alleviated_area, two.worst_hit_area) == (False, True)
+    assert float(one.planned_investment_wan) == 1.2 and two.planned_investment_wan is None
+    path.write_text(path.read_text().replace(",是,否,", ",也许,否,"), encoding="utf-8")
+    with pytest.raises(ImportRejected) as caught:
+        _import(session, path, mode="update")
+    (problem,) = caught.value.problems
+    assert (problem.row, problem.column, problem.value) == (2, "是否脱贫地区", "也许")
+    assert "是 或 否" in problem.zh
+
+
+def test_header_row_and_sheet_options(session: Session, tmp_path: Path) -> None:
+    """A header below a long preface (beyond the rows searched) on the second sheet."""
+    book = openpyxl.Workbook()
+    book.active.title = "说明"
+    book.active.append(["填表说明"])
+    ws = book.create_sheet("台账")
+    for n in range(31):
+        ws.append([f"说明第 {n + 1} 条"])
+    ws.append(["编号", "类别", "县区", "名称", "经度", "纬度"])
+    ws.append(["FW-410781-60201", "一般损坏", "卫辉", "甲", 114.07, 35.40])
+    ws.append(["FW-410781-60202", "塔", "卫辉", "乙", 114.07, 35.40])
+    path = tmp_path / "preface.xlsx"
+    book.save(path)
+    with pytest.raises(ImportRejected) as caught:
+        _import(session, path, sheet="台账", header_row=32)
+    assert [(p.row, p.value) for p in caught.value.problems] == [(34, "塔")]
+    summary = _import(session, path, sheet="台账", header_row=32, skip_invalid=True)
+    assert (summary.created, summary.sheet.header_row) == (1, 32)
+    with pytest.raises(InvalidInput, match="no coordinate columns"):  # not searched that far
+        _import(session, path, sheet="台账")
+
+
 def test_one_bad_row_stores_nothing_and_names_row_column_value(
     session: Session, tmp_path: Path
 ) -> None:
@@ -184,6 +246,24 @@ def test_gbk_shapefile_without_cpg(session: Session, tmp_path: Path) -> None:
     assert summary.created == 2
     assert _asset(session, "FW-410781-62001").extra == {"结构": "砖木"}
     assert any("GBK" in zh and ".cpg" in zh for zh, _ in summary.notes)
+
+
+def test_shapefile_cpg_is_honoured(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "houses.shp"
+    pyogrio.write_dataframe(_houses_frame(), path, encoding="GBK")
+    path.with_suffix(".cpg").write_text("936")  # ArcGIS writes the code page number
+    summary = _import(session, path)
+    assert summary.created == 2 and _asset(session, "FW-410781-62002").extra == {"结构": "土坯"}
+    assert any(".cpg：936" in zh for zh, _ in summary.notes)
+
+
+def test_shapefile_prj_is_honoured(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "houses.shp"
+    pyogrio.write_dataframe(_houses_frame(4547), path)  # CGCS2000 3-degree zone at 114E
+    assert "CGCS" in path.with_suffix(".prj").read_text()
+    assert _import(session, path).created == 2
+    row = _asset(session, "FW-410781-62001")
+    assert (row.x, row.y) == (pytest.approx(114.07, abs=1e-8), pytest.approx(35.40, abs=1e-8))
 
 
 def test_shapefile_without_dbf_is_refused_clearly(session: Session, tmp_path: Path) -> None:
@@ -371,12 +451,20 @@ def test_bad_files_are_refused_with_a_message(session: Session, tmp_path: Path) 
     corrupt.write_bytes(b"PK\x03\x04 not really a workbook")
     encrypted = tmp_path / "locked.xlsx"
     encrypted.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)
+    # A first row one value longer than the header: pandas took its first value as an index
+    # and read every value one column to the left.
+    longer = tmp_path / "longer.csv"
+    longer.write_text(HEADER + GOOD_ROWS[0].replace("\n", ",多出的值\n") + GOOD_ROWS[1])
+    unclosed = tmp_path / "quote.csv"
+    unclosed.write_text(HEADER + GOOD_ROWS[0] + GOOD_ROWS[1].replace("测试住房二", '"测试住房二'))
     cases = {
         empty: "空文件",
         header_only: "没有数据行",
         no_geometry: "没有坐标列",
         corrupt: "已损坏",
         encrypted: "密码",
+        longer: "第 2 行有 13 个值，而表头只有 12 列",
+        unclosed: "第 3 行的引号",
     }
     for path, words in cases.items():
         with pytest.raises(InvalidInput) as caught:
@@ -472,6 +560,29 @@ def test_update_matches_by_code_and_reports_progress(session: Session, tmp_path:
     with pytest.raises(ImportRejected) as caught:  # the field-report rule: no going back
         _import(session, back, mode="update")
     assert "不能倒退" in caught.value.problems[0].zh
+
+
+def test_a_refused_progress_report_leaves_nothing_behind(session: Session, tmp_path: Path) -> None:
+    """The refusal comes while writing, after the other rows' reports were recorded: the
+    import's own savepoint takes them back, whatever the caller does with its transaction."""
+    _import(session, _csv(tmp_path, GOOD_ROWS))
+    first = tmp_path / "first.csv"
+    first.write_text("编号,形象进度,完成百分比\nFW-410781-60001,已开工,40\n", encoding="utf-8")
+    _import(session, first, mode="update")
+    second = tmp_path / "second.csv"
+    second.write_text(
+        "编号,村,形象进度,完成百分比\n"
+        "FW-410781-60001,甲村东,未开工,0\n"
+        "FW-410781-60002,乙村东,已开工,30\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRejected) as caught:
+        _import(session, second, mode="update")
+    assert [p.row for p in caught.value.problems] == [2]
+    two = _asset(session, "FW-410781-60002")
+    assert (two.stage, two.village) == ("not_started", "乙村")
+    events = "SELECT count(*) FROM asset_events WHERE asset_id = :i"
+    assert session.execute(text(events), {"i": two.id}).scalar_one() == 0
 
 
 # --- Atomicity and round trip ------------------------------------------------------------------
