@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import os
 import socket
 import sys
 import time
@@ -163,10 +164,20 @@ def import_(
             "--observed-at", help="when the progress columns were observed (ISO date/time)"
         ),
     ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            help="导入人 the importing account (an active admin or county manager): its reports "
+            "name it as reporter and a manager's county scope applies, as for POST /imports. "
+            "Without it: the terminal, city-wide, with no reporter named.",
+        ),
+    ] = None,
 ) -> None:
     """导入台账：先逐行检查，默认全部通过才保存 Import an inventory (all rows or none)."""
     from rich.progress import Progress
 
+    from gis import users
     from gis.imports import ImportOptions, ImportRejected, import_inventory
     from gis.imports.report import write_report
 
@@ -181,8 +192,11 @@ def import_(
         dry_run=dry_run,
         observed_at=_moment(observed_at),
     )
+    if report:
+        _check_writable(report)
     summary = None
     with _transaction() as session, Progress(transient=True) as bar:
+        principal = users.active_principal(session, user) if user else TERMINAL
         task = bar.add_task("导入 importing", total=5)
 
         def step(name: str) -> None:
@@ -190,7 +204,7 @@ def import_(
 
         try:
             summary = import_inventory(
-                session, path=path, layer=layer, options=options, principal=TERMINAL, step=step
+                session, path=path, layer=layer, options=options, principal=principal, step=step
             )
         except ImportRejected as exc:
             if report:
@@ -202,6 +216,18 @@ def import_(
     typer.echo(summary.text())
     if report:
         typer.echo(f"报告已写入 report written: {report}")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an output path whose folder is missing or read-only before any work is done (the
+    import would otherwise be stored and then fail to write its report)."""
+    folder = path.resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK) or path.is_dir():
+        _fail(
+            f"无法写入 {path}：目录 {folder} 不存在或不可写。请先创建该目录，或换一个位置。\n"
+            f"Cannot write {path}: the folder {folder} is missing or not writable; create it "
+            "or choose another place."
+        )
 
 
 def _moment(text: str | None) -> dt.datetime | None:

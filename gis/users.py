@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gis import db
 from gis.access import CITY_WIDE_ROLES, ROLES, SCOPED_ROLES, Principal
-from gis.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from gis.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 from gis.queries.features import check_county
 
 USERNAME = re.compile(r"^[a-z0-9_.-]{2,40}$", re.ASCII)
@@ -229,6 +229,20 @@ def principal_by_id(session: Session, user_id: int) -> Principal | None:
         text(f"{_PRINCIPAL} WHERE u.id = :i AND u.is_active GROUP BY u.id"), {"i": user_id}
     ).first()
     return None if row is None else _principal(row)
+
+
+def active_principal(session: Session, username: str) -> Principal:
+    """The account ``username`` acting from the terminal (e.g. ``rebuild import --user``), with
+    its role and counties; refuses an unknown or disabled account."""
+    principal = principal_by_id(session, _user_id(session, username))
+    if principal is None:
+        raise Forbidden(
+            f"账号 {username} 已停用，不能使用。请改用启用中的账号（rebuild users list 查看状态）",
+            f"The account {username!r} is disabled; use an active one (`rebuild users list` "
+            "shows each account's state).",
+            field="username",
+        )
+    return principal
 
 
 def _digest(token: str) -> bytes:

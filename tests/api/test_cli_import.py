@@ -1,0 +1,271 @@
+"""`rebuild import` as a county office runs it: in a database of its own that the command
+commits to, as the account named by --user, and killed in the middle of writing."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from api.cli import app
+from gis import db, provision, users
+from gis.settings import Settings
+from tests.conftest import Databases, test_db_name
+
+runner = CliRunner()
+WEIHUI, HONGQI = "410781", "410702"
+PASSWORD = "test-password-1"
+REBUILD = Path(sys.executable).parent / "rebuild"  # the entry point of pyproject.toml
+
+
+@pytest.fixture(scope="module")
+def own_url(databases: Databases, settings: Settings) -> Iterator[str]:
+    """A migrated database with counties, deadlines and a few accounts, for imports that commit
+    (never the shared test database); dropped afterwards."""
+    name = test_db_name("_cli_import")
+    url = databases.create(name)
+    db.migrate(url)
+    engine = db.make_engine(url)
+    provision.load_reference(engine, settings)
+    with db.transaction(engine) as session:
+        for username, role, counties in (
+            ("manager-weihui", "manager", (WEIHUI,)),
+            ("inspector-weihui", "inspector", (WEIHUI,)),
+            ("gone", "admin", ()),
+        ):
+            users.add_user(
+                session, username=username, password=PASSWORD, role=role, counties=counties
+            )
+        users.disable_user(session, "gone")
+    yield url
+    engine.dispose()
+    databases.drop(name)
+
+
+@pytest.fixture(scope="module")
+def own_engine(own_url: str) -> Engine:
+    return db.make_engine(own_url)
+
+
+def _scalar(engine: Engine, sql: str, **params) -> object:
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar_one()
+
+
+def _csv(path: Path, rows: list[tuple[str, str, float, float, str]]) -> Path:
+    """Houses as (code, county, lon, lat, stage); the percent follows from the stage."""
+    lines = ["编号,类别,县区代码,名称,经度,纬度,形象进度"]
+    lines += [f"{c},一般损坏,{county},{c},{x:.6f},{y:.6f},{s}" for c, county, x, y, s in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# --- --user --------------------------------------------------------------------------------------
+
+
+def test_unknown_disabled_and_reading_accounts_are_refused(
+    own_url: str, own_engine: Engine, tmp_path: Path
+) -> None:
+    path = _csv(tmp_path / "houses.csv", [("FW-410781-81001", WEIHUI, 114.07, 35.40, "")])
+    env = {"REBUILD_DATABASE_URL": own_url}
+    cases = {
+        "nobody": ("用户 nobody 不存在", "rebuild users list"),
+        "gone": ("账号 gone 已停用", "rebuild users list"),
+        "inspector-weihui": ("此操作仅限：管理员、县区管理员", "Only these roles"),
+    }
+    for name, words in cases.items():
+        result = runner.invoke(
+            app, ["import", str(path), "--layer", "houses", "--user", name], env=env
+        )
+        assert result.exit_code == 1, result.output
+        assert all(w in result.output for w in words), result.output
+        # Chinese first, then English
+        assert result.output.index(words[0]) < result.output.index(words[1])
+    assert _scalar(own_engine, "SELECT count(*) FROM assets WHERE code = 'FW-410781-81001'") == 0
+
+
+def test_a_managers_import_names_them_and_keeps_to_their_counties(
+    own_url: str, own_engine: Engine, tmp_path: Path
+) -> None:
+    env = {"REBUILD_DATABASE_URL": own_url}
+    as_manager = ["--layer", "houses", "--user", "manager-weihui"]
+    outside = _csv(
+        tmp_path / "outside.csv",
+        [
+            ("FW-410781-81101", WEIHUI, 114.07, 35.40, "已开工"),
+            ("FW-410702-81102", HONGQI, 113.9362, 35.2736, ""),
+        ],
+    )
+    result = runner.invoke(app, ["import", str(outside), *as_manager], env=env)
+    assert result.exit_code == 1
+    assert "第 3 行" in result.output and "不在您负责的县区内" in result.output
+    assert _scalar(own_engine, "SELECT count(*) FROM assets WHERE code LIKE '%-811__'") == 0
+
+    inside = _csv(tmp_path / "inside.csv", [("FW-410781-81101", WEIHUI, 114.07, 35.40, "已开工")])
+    result = runner.invoke(app, ["import", str(inside), *as_manager], env=env)
+    assert result.exit_code == 0, result.output
+    update = tmp_path / "update.csv"
+    update.write_text("编号,形象进度,完成百分比\nFW-410781-81101,已开工,60\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", str(update), *as_manager, "--update"], env=env)
+    assert result.exit_code == 0, result.output
+    with own_engine.connect() as conn:
+        reporters = conn.execute(
+            text(
+                "SELECT e.percent, u.username FROM asset_events e JOIN assets a ON a.id = "
+                "e.asset_id LEFT JOIN users u ON u.id = e.reporter_id "
+                "WHERE a.code = 'FW-410781-81101' ORDER BY e.percent"
+            )
+        ).all()
+    # the first event (the inventory's stage) and the progress report: both the manager's
+    assert [tuple(r) for r in reporters] == [(0, "manager-weihui"), (60, "manager-weihui")]
+
+    # A manager may not update another county's asset either.
+    hongqi = _csv(tmp_path / "hongqi.csv", [("FW-410702-81201", HONGQI, 113.9362, 35.2736, "")])
+    assert runner.invoke(app, ["import", str(hongqi), "--layer", "houses"], env=env).exit_code == 0
+    hongqi.write_text("编号,形象进度\nFW-410702-81201,已开工\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", str(hongqi), *as_manager, "--update"], env=env)
+    assert result.exit_code == 1 and "不在您负责的县区内" in result.output
+    stage = "SELECT stage FROM assets WHERE code = 'FW-410702-81201'"
+    assert _scalar(own_engine, stage) == "not_started"
+
+
+def test_a_report_that_cannot_be_written_is_refused_before_importing(
+    own_url: str, own_engine: Engine, tmp_path: Path
+) -> None:
+    """Before: the import was committed, then writing the report failed with a traceback."""
+    path = _csv(tmp_path / "houses.csv", [("FW-410781-81301", WEIHUI, 114.07, 35.40, "")])
+    report = tmp_path / "missing" / "report.xlsx"
+    result = runner.invoke(
+        app,
+        ["import", str(path), "--layer", "houses", "--report", str(report)],
+        env={"REBUILD_DATABASE_URL": own_url},
+    )
+    assert result.exit_code == 1 and "不存在或不可写" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert _scalar(own_engine, "SELECT count(*) FROM assets WHERE code = 'FW-410781-81301'") == 0
+
+
+# --- Killed mid-import ---------------------------------------------------------------------------
+
+KILLED_ROWS = 5_000
+_WAITING = """
+    SELECT a.pid, a.query FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE NOT l.granted AND l.relation = 'asset_events'::regclass
+       AND a.datname = current_database()
+"""
+_SHAPE = """
+    SELECT string_agg(x, ' ' ORDER BY x) FROM (
+        SELECT conname::text AS x FROM pg_constraint
+         WHERE conrelid IN ('assets'::regclass, 'asset_events'::regclass)
+        UNION ALL
+        SELECT indexrelid::regclass::text FROM pg_index
+         WHERE indrelid IN ('assets'::regclass, 'asset_events'::regclass)) AS keys
+"""
+_CONTENT = """
+    SELECT (SELECT count(*) FROM assets), (SELECT count(*) FROM asset_events),
+           (SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), ''))
+              FROM progress_tallies t),
+           (SELECT md5(coalesce(string_agg(c::text, ',' ORDER BY c::text), ''))
+              FROM tile_cells c),
+           (SELECT count(*) FROM pg_class WHERE relname = 'import_rows')
+"""
+
+
+def _conninfo(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _wait(what: str, seconds: float, check):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what} after {seconds} s")
+
+
+def test_killed_while_writing_leaves_nothing_and_a_rerun_succeeds(
+    own_url: str, tmp_path: Path
+) -> None:
+    """The import is held at its last write (its events, after the rows were staged by COPY and
+    the assets inserted) by a lock this test holds, killed there with SIGKILL, then let go."""
+    rng = np.random.default_rng(9)
+    stages = np.where(np.arange(KILLED_ROWS) % 2 == 0, "已开工", "")
+    rows = [
+        (f"FW-410781-9{n:04d}", WEIHUI, 114.07 + dx, 35.40 + dy, s)
+        for n, (dx, dy, s) in enumerate(
+            zip(
+                rng.uniform(0, 0.01, KILLED_ROWS),
+                rng.uniform(0, 0.01, KILLED_ROWS),
+                stages,
+                strict=True,
+            )
+        )
+    ]
+    path = _csv(tmp_path / "big.csv", rows)
+    command = [str(REBUILD), "import", str(path), "--layer", "houses"]
+    env = {**os.environ, "REBUILD_DATABASE_URL": own_url}
+    with psycopg.connect(_conninfo(own_url), autocommit=True) as watch:
+        shape = watch.execute(_SHAPE).fetchone()
+        before = watch.execute(_CONTENT).fetchone()
+        with psycopg.connect(_conninfo(own_url)) as holder:
+            holder.execute("LOCK TABLE asset_events IN SHARE MODE")  # held until rollback
+            process = subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            try:
+
+                def waiting():
+                    if process.poll() is not None:
+                        output = process.stdout.read().decode()
+                        raise AssertionError(f"the import ended before writing: {output}")
+                    return watch.execute(_WAITING).fetchone()
+
+                pid, query = _wait("the import to reach its event insert", 180, waiting)
+                assert "INSERT INTO asset_events" in query
+                assert process.poll() is None  # still running: it has not committed
+                process.send_signal(signal.SIGKILL)
+                assert process.wait(timeout=30) == -signal.SIGKILL
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                process.stdout.close()
+            holder.rollback()
+        _wait(
+            "the killed import's server process to end",
+            60,
+            lambda: (
+                not watch.execute(
+                    "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)
+                ).fetchall()
+            ),
+        )
+        assert watch.execute(_CONTENT).fetchone() == before  # no row, no tally, no staging
+        assert watch.execute(_SHAPE).fetchone() == shape
+
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"已新建 {KILLED_ROWS:,}" in done.stdout
+        assets, events, *_, staging = watch.execute(_CONTENT).fetchone()
+        assert (assets - before[0], events - before[1], staging) == (
+            KILLED_ROWS,
+            KILLED_ROWS // 2,
+            0,
+        )
+        # Without --user the terminal imports: its events name no reporter.
+        reporters = watch.execute(
+            "SELECT count(*) FROM asset_events e JOIN assets a ON a.id = e.asset_id "
+            "WHERE a.code LIKE 'FW-410781-9%%' AND e.reporter_id IS NOT NULL"
+        ).fetchone()[0]
+        assert reporters == 0
