@@ -147,7 +147,10 @@ def import_(
     header_row: Annotated[
         int | None, typer.Option("--header-row", help="Excel: the header's row number")
     ] = None,
-    sheet: Annotated[str | None, typer.Option(help="Excel: the sheet (default: the first)")] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option(help="Excel: the sheet (default: the first); GeoPackage: the layer"),
+    ] = None,
     mapping: Annotated[
         Path | None, typer.Option(help="a county's column and value mapping (TOML)")
     ] = None,

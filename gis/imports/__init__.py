@@ -200,6 +200,14 @@ def import_inventory(
         )
     columns = _columns(sheet, mapping)
     fields = {c.field: c.header for c in columns if c.field not in ("extra", "ignore")}
+    if options.mode == "update" and "code" not in fields:
+        raise InvalidInput(
+            f"更新模式按代码找到已有项目，但 {summary.file} 没有代码列。请加一列“编号”"
+            "（或“项目代码”），或用 --mapping 指明哪一列是代码",
+            f"Update mode finds the assets by code, but {summary.file} has no code column; add "
+            "one (编号, 项目代码, code) or name it in a --mapping file.",
+            field="code",
+        )
     summary.extra_columns = [c.header for c in columns if c.field in ("extra", *rows.KEPT_AS_EXTRA)]
     summary.ignored_columns = [c.header for c in columns if c.field == "ignore"]
     step("检查数值 checking values")

@@ -65,7 +65,7 @@ def read_sheet(
     if suffix in (".xlsx", ".xlsm", ".xls"):
         return _read_xlsx(path, header_row, sheet, known_header)
     if suffix in VECTOR_SUFFIXES:
-        return _read_vector(path, encoding)
+        return _read_vector(path, encoding, sheet)
     raise _bad(
         f"不支持的文件类型 {path.suffix or '（无扩展名）'}。请使用 {FORMATS_ZH}",
         f"Unsupported file type {path.suffix or '(none)'}; use {FORMATS_EN}.",
@@ -259,12 +259,15 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def _read_vector(path: Path, encoding: str | None) -> Sheet:
+def _read_vector(path: Path, encoding: str | None, layer: str | None) -> Sheet:
     notes: list[tuple[str, str]] = []
     if path.suffix.lower() == ".shp":
         encoding, notes = _shapefile_encoding(path, encoding)
     try:
-        frame = pyogrio.read_dataframe(path, encoding=encoding)
+        layer = _vector_layer(path, layer)
+        frame = pyogrio.read_dataframe(path, encoding=encoding, layer=layer)
+    except InvalidInput:
+        raise
     except Exception as exc:  # pyogrio raises several types; all mean "cannot read this file"
         raise _bad(
             f"无法读取 {path.name}：{exc}。请确认文件完整（Shapefile 需 .shp、.shx、.dbf 同在），"
@@ -287,6 +290,27 @@ def _read_vector(path: Path, encoding: str | None) -> Sheet:
     if geometry is not None:
         geometry = shapely.force_2d(geometry)
     return Sheet(table, rows, geometry, crs, notes, kind="vector")
+
+
+def _vector_layer(path: Path, wanted: str | None) -> str | None:
+    """The layer to read: ``wanted`` (--sheet), or the only one; a file of several layers
+    (a GeoPackage of houses and roads) is not read by guessing."""
+    layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    if wanted is None and len(layers) <= 1:
+        return None
+    if wanted in layers:
+        return wanted
+    names = "、".join(layers)
+    if wanted is None:
+        raise _bad(
+            f"{path.name} 中有多个图层：{names}。请用 --sheet 图层名 指明要导入哪一个",
+            f"{path.name} holds several layers ({', '.join(layers)}); name the one to import "
+            "with --sheet LAYER.",
+        )
+    raise _bad(
+        f"{path.name} 中没有图层 {wanted!r}，可选：{names}",
+        f"{path.name} has no layer {wanted!r}; it holds {', '.join(layers)}.",
+    )
 
 
 def _as_text(column: pd.Series) -> pd.Series:

@@ -282,6 +282,24 @@ def test_vector_formats(session: Session, tmp_path: Path, suffix: str) -> None:
     assert summary.created == 2, summary.text()
 
 
+def test_geopackage_of_several_layers_needs_the_layer_named(
+    session: Session, tmp_path: Path
+) -> None:
+    """Before: the first layer (here the roads) was read without a word."""
+    path = tmp_path / "county.gpkg"
+    roads = gpd.GeoDataFrame(
+        {"名称": ["某路"]}, geometry=[LineString([IN_WEIHUI, (114.08, 35.41)])], crs=4326
+    )
+    roads.to_file(path, layer="roads")
+    _houses_frame().to_file(path, layer="houses")
+    with pytest.raises(InvalidInput) as caught:
+        _import(session, path)
+    assert "多个图层：roads、houses" in caught.value.zh and "--sheet" in caught.value.zh
+    with pytest.raises(InvalidInput, match="no layer 'house'"):
+        _import(session, path, sheet="house")
+    assert _import(session, path, sheet="houses").created == 2
+
+
 def test_projected_geopackage_is_reprojected(session: Session, tmp_path: Path) -> None:
     roads = gpd.GeoDataFrame(
         {
@@ -555,6 +573,10 @@ def test_update_matches_by_code_and_reports_progress(session: Session, tmp_path:
         text("SELECT observed_at, note FROM asset_events WHERE asset_id = :i"), {"i": one.id}
     ).one()
     assert event.observed_at == observed and "台账导入" in event.note
+    nameless = tmp_path / "nameless.csv"
+    nameless.write_text("名称,形象进度\n测试住房一,已开工\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="no code column"):  # not "no kind" for every row
+        _import(session, nameless, mode="update")
     back = tmp_path / "back.csv"
     back.write_text("编号,形象进度\nFW-410781-60001,未开工\n", encoding="utf-8")
     with pytest.raises(ImportRejected) as caught:  # the field-report rule: no going back
