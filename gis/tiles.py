@@ -39,8 +39,9 @@ agree to the asset on cell edges too. Householders' personal fields are never re
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from gis.access import Principal
@@ -63,9 +64,9 @@ LINES_CLUSTER_BELOW_ZOOM = 12
 # 8 x 8 cells of 32 px per 256 px tile: room for a marker with a five-digit count in each.
 CLUSTER_GRID = 8
 GRID_BITS = CLUSTER_GRID.bit_length() - 1  # 3: a tile at zoom z has the cells of level z + 3
-# The levels stored in tile_cells (migration 0006 writes the same in tile_cell_levels(); a test
+# The levels stored in tile_cells (migration 0008 writes the same in tile_cell_levels(); a test
 # compares): a tile at zoom z sums the cells of the smallest one >= z + GRID_BITS.
-CELL_LEVELS = (10, 13, 15, 18)
+CELL_LEVELS = (10, 13, 15, 17, 18)
 
 # Worst first: a cluster's status is the first of these found inside it.
 WORST_FIRST = ("overdue", "pending", "none", "done")
@@ -73,7 +74,8 @@ WORST_FIRST = ("overdue", "pending", "none", "done")
 _AS_OF = state_as_of("cutoff", "past")
 
 # Status and earliest unreached due date of every (kind, batch, stage) of the layer: assets join
-# this small table instead of evaluating the rules row by row. Batch 0 stands for "none".
+# this small table instead of evaluating the rules row by row. Batch 0 stands for "none";
+# ``:batches`` holds the layer's (``batch_keys``).
 _STANDING = f"""
     SELECT t.kind, t.batch_key, t.stage,
            {asset_status_sql("t.stage", "day", alias="t")} AS status,
@@ -85,11 +87,10 @@ _STANDING = f"""
                AND (d.kind IS NULL OR d.kind = t.kind)
                AND (d.batch IS NULL OR d.batch = t.batch)
                AND have.ordinal < need.ordinal) AS due_on
-      FROM (SELECT k.layer, k.kind, b.batch, coalesce(b.batch, 0) AS batch_key, s.stage
+      FROM (SELECT k.layer, k.kind, NULLIF(b.batch_key, 0) AS batch, b.batch_key, s.stage
               FROM asset_kinds k
              CROSS JOIN stages s
-             CROSS JOIN (SELECT CAST(NULL AS smallint)
-                         UNION ALL SELECT unnest(CAST(:batches AS smallint[]))) b(batch)
+             CROSS JOIN unnest(CAST(:batches AS smallint[])) b(batch_key)
              WHERE k.layer = :layer) t
 """
 
@@ -192,32 +193,26 @@ _CURRENT = """
           JOIN standing s ON s.kind = i.kind AND s.batch_key = coalesce(i.batch, 0)
                AND s.stage = i.stage"""
 
-# Today's tile below CLUSTER_BELOW_ZOOM from tile_cells (migration 0006): the stored cells of
-# level :stored in the tile (one index range per column: cx = ANY keeps to the key's order even
-# before the table has statistics), summed into the tile's grid of level :level per kind, batch
-# and stage, each with the status of its (kind, batch, stage) under today's rules. In a grid
-# cell holding one asset the sum of ids is that asset's id: it is read by its key.
+# Today's tile below CLUSTER_BELOW_ZOOM from tile_cells (migrations 0006, 0008): the stored
+# cells of level :stored in the tile (one index range per column: cx = ANY keeps to the key's
+# order even before the table has statistics), each row with the status of its (kind, batch,
+# stage) under today's rules, then summed into the tile's grid of level :level. In a grid cell
+# holding one asset the sum of ids is that asset's id: it is read by its key.
 _STORED = """
-    , grouped AS (
-        SELECT (i.cx >> :shift) - CAST(:col0 AS integer) AS cx,
-               (i.cy >> :shift) - CAST(:row0 AS integer) AS cy,
-               i.kind, i.batch_key, i.stage, CAST(sum(i.n) AS bigint) AS n,
-               CAST(sum(i.sum_x) AS bigint) AS sum_x, CAST(sum(i.sum_y) AS bigint) AS sum_y,
-               CAST(sum(i.sum_id) AS bigint) AS sum_id
-          FROM tile_cells i
-         WHERE i.layer = :layer AND i.level = :stored AND i.cx = ANY(CAST(:columns AS integer[]))
-           AND i.cy BETWEEN :cy0 AND :cy1 AND {scope} AND {cell_filters}
-         GROUP BY 1, 2, i.kind, i.batch_key, i.stage
-    ), stored AS (
-        -- each grid cell's groups with their status, looked up in the standing table made a
-        -- map: the planner, expecting one stored row, joined the two by a nested loop, which
-        -- took milliseconds for the thousand rows of a dense z14 tile
+    , stored AS MATERIALIZED (
+        -- the status looked up once per row (materialized: cells counts it four times), in
+        -- the standing table made a map: joined, the planner expecting one stored row took a
+        -- nested loop, which cost milliseconds for the thousand rows of a dense tile
         SELECT s.* FROM (
-            SELECT g.cx, g.cy,
+            SELECT (i.cx >> :shift) - CAST(:col0 AS integer) AS cx,
+                   (i.cy >> :shift) - CAST(:row0 AS integer) AS cy,
                    (SELECT jsonb_object_agg(concat_ws('|', kind, batch_key, stage), status)
-                      FROM standing) ->> concat_ws('|', g.kind, g.batch_key, g.stage) AS status,
-                   g.n, g.sum_x, g.sum_y, g.sum_id
-              FROM grouped g
+                      FROM standing) ->> concat_ws('|', i.kind, i.batch_key, i.stage) AS status,
+                   i.n, i.sum_x, i.sum_y, i.sum_id
+              FROM tile_cells i
+             WHERE i.layer = :layer AND i.level = :stored
+               AND i.cx = ANY(CAST(:columns AS integer[]))
+               AND i.cy BETWEEN :cy0 AND :cy1 AND {scope} AND {cell_filters}
         ) s
          WHERE {status_filter}
         {line_cells}
@@ -359,6 +354,27 @@ def tile_sql(
     return head + body + _FEATURES.format(extent=EXTENT, buffer=BUFFER)
 
 
+def batch_keys(layer: str) -> list[int]:
+    """The batch keys assets of ``layer`` can have: roads belong to a batch, nothing else does
+    (0; the check ``assets_batch_roads_only`` of migration 0001)."""
+    return list(ROAD_BATCHES) if layer == "roads" else [0]
+
+
+@cache
+def _statement(**options: bool) -> TextClause:
+    """``tile_sql(**options)`` parsed once (SQLAlchemy scans a text for its parameters each time
+    it is built)."""
+    return text(tile_sql(**options))
+
+
+# A tile's plan made for one tile's parameters is no better than the plan for any tile's, and
+# planning the query cost more than running it (1.2 of 3.9 ms for a dense z14 tile at a million
+# houses): psycopg prepares a statement run five times on a connection, and this makes
+# PostgreSQL keep one plan for it instead of planning each tile anew. LOCAL: for the rest of
+# this transaction only (a tile request runs nothing else after it).
+_GENERIC_PLAN = text("SET LOCAL plan_cache_mode = force_generic_plan")
+
+
 def grid_of(z: int, x: int, y: int) -> dict[str, int]:
     """The grid of tile (z, x, y): its cells are those of ``level`` (see migration 0006), from
     column ``col0`` and row ``row0``."""
@@ -395,7 +411,7 @@ def tile(
     clustered = request.z < CLUSTER_BELOW_ZOOM
     stored = clustered and request.as_of == today
     lines_clustered = request.z < LINES_CLUSTER_BELOW_ZOOM
-    sql = tile_sql(
+    statement = _statement(
         stored=stored,
         lines=set(LAYERS[request.layer].geometry_types) != {"Point"},
         lines_clustered=lines_clustered,
@@ -404,8 +420,9 @@ def tile(
         status=request.status is not None,
     )
     window = cell_window(request.z, request.x, request.y) if stored else {}
+    session.execute(_GENERIC_PLAN)
     body = session.execute(
-        text(sql),
+        statement,
         {
             **params,
             **grid_of(request.z, request.x, request.y),
@@ -419,7 +436,7 @@ def tile(
             "grid": CLUSTER_GRID,
             "clustered": clustered,
             "lines_clustered": lines_clustered,
-            "batches": list(ROAD_BATCHES),
+            "batches": batch_keys(request.layer),
             "kind": request.kind,
             "stage": request.stage,
             "status": request.status,
