@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import psycopg
 import shapely
 from sqlalchemy.orm import Session
 
 from gis import access
-from gis.errors import InvalidInput
+from gis.errors import DuplicateCode, InvalidInput
 from gis.imports import geometry as geometry_
 from gis.imports import load, places, rows
 from gis.imports.columns import Column, load_mapping
@@ -267,6 +268,11 @@ def import_inventory(
             session, summary, options=options, principal=principal, values=values,
             fields=fields, problems=problems, matched=matched, good=good, new=new,
         )  # fmt: skip
+    except psycopg.errors.UniqueViolation as exc:
+        savepoint.rollback()
+        if exc.diag.constraint_name != load.CODE_KEY:
+            raise
+        raise _written_meanwhile(session, values, new) from exc
     except BaseException:
         savepoint.rollback()
         raise
@@ -321,6 +327,28 @@ def _write(
         reporter=principal.user_id,
     )
     summary.skipped = int(problems.bad.sum())
+
+
+def _written_meanwhile(session: Session, values, new: np.ndarray) -> DuplicateCode:
+    """The refusal of an import that lost a race: another transaction (an import of the same
+    file, a new asset) committed some of its new codes after they were checked as free. Its
+    writes were taken back with the savepoint; the codes are read again, now committed."""
+    codes = sorted(values["code"][n] for n, *_ in load.existing(session) if new[n])
+    listed = codes[:MAX_LISTED]
+    more = len(codes) - len(listed)
+    zh_codes = "、".join(listed) + (f" 等 {len(codes)} 个" if more else "")
+    en_codes = ", ".join(listed) + (f" and {more} more" if more else "")
+    error = DuplicateCode(
+        f"导入过程中，另一次导入（或录入）同时写入了本文件的代码：{zh_codes or '（已无）'}。"
+        "本次未导入任何数据。请重新导入：已存在的代码会逐行列出；如要更新这些项目，请用更新模式"
+        "（--update）",
+        f"While this import ran, another import (or an edit) stored codes of this file: "
+        f"{en_codes or '(none left)'}. Nothing was imported. Run the import again: the rows "
+        "whose code now exists will be listed; to update those assets, import with --update.",
+        field="code",
+    )
+    error.extra = {"codes": codes}
+    return error
 
 
 def _columns(sheet: Sheet, mapping) -> list[Column]:

@@ -21,6 +21,7 @@ from gis.demo.copy import keys_dropped, tallied_at_end
 from gis.demo.data import TEXT
 from gis.imports.columns import ASSET_FIELDS
 
+CODE_KEY = "assets_code_key"  # the unique constraint on assets.code (migration 0001)
 BULK_MIN = 100_000  # rows into an empty table from which the keys are rebuilt rather than kept
 
 # Every staged value is text ('' is NULL) but the row number and the geometry; the INSERT casts.

@@ -1,18 +1,23 @@
 """HTTP clients whose requests run inside the test's rolled-back transaction, and the people
 who make them: one account per role, committed once per test session."""
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from api.deps import get_session
 from api.main import create_app
-from gis import db, users
+from gis import db, provision, users
 from gis.settings import Settings
+from tests.conftest import Databases, test_db_name
 
 WEIHUI, HONGQI = "410781", "410702"
 
@@ -77,3 +82,68 @@ def admin_client(client: TestClient, people: dict[str, Person]) -> TestClient:
     """The client, logged in as an administrator (sees everything, personal fields included)."""
     client.headers.update(people["admin"].headers)
     return client
+
+
+# --- Databases that the code under test commits to ------------------------------------------------
+
+
+@contextmanager
+def migrated_database(databases: Databases, settings: Settings, suffix: str) -> Iterator[str]:
+    """A migrated database with counties and deadlines and no assets, of this test process's
+    own (never the shared test database); dropped afterwards (the cached engine disposed)."""
+    name = test_db_name(suffix)
+    url = databases.create(name)
+    db.migrate(url)
+    provision.load_reference(db.make_engine(url), settings)
+    try:
+        yield url
+    finally:
+        db.make_engine(url).dispose()
+        databases.drop(name)
+
+
+@pytest.fixture(scope="module")
+def own_url(
+    request: pytest.FixtureRequest, databases: Databases, settings: Settings
+) -> Iterator[str]:
+    """A migrated database of the test module's own, for imports that commit, with a few
+    accounts (a manager and an inspector of 卫辉市, a disabled administrator)."""
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test")
+    with migrated_database(databases, settings, module) as url:
+        engine = db.make_engine(url)
+        with db.transaction(engine) as session:
+            for username, role, counties in (
+                ("manager-weihui", "manager", (WEIHUI,)),
+                ("inspector-weihui", "inspector", (WEIHUI,)),
+                ("gone", "admin", ()),
+            ):
+                users.add_user(
+                    session, username=username, password=PASSWORD, role=role, counties=counties
+                )
+            users.disable_user(session, "gone")
+        yield url
+
+
+@pytest.fixture(scope="module")
+def own_engine(own_url: str) -> Engine:
+    return db.make_engine(own_url)
+
+
+# The sessions a connection of the test's own (by its backend pid) holds up with its locks.
+BLOCKED_BY = "SELECT pid, query FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))"
+
+
+def conninfo(url: str) -> str:
+    """A SQLAlchemy URL as psycopg's connection string, for connections of the test's own."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def wait_for(what: str, seconds: float, check: Callable[[], Any]) -> Any:
+    """``check()``'s first truthy answer, asked every 50 ms for up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what} after {seconds} s")

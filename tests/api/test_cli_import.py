@@ -5,55 +5,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import psycopg
-import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from api.cli import app
-from gis import db, provision, users
-from gis.settings import Settings
-from tests.conftest import Databases, test_db_name
+from tests.api.conftest import BLOCKED_BY, HONGQI, WEIHUI, conninfo, wait_for
 
 runner = CliRunner()
-WEIHUI, HONGQI = "410781", "410702"
-PASSWORD = "test-password-1"
 REBUILD = Path(sys.executable).parent / "rebuild"  # the entry point of pyproject.toml
-
-
-@pytest.fixture(scope="module")
-def own_url(databases: Databases, settings: Settings) -> Iterator[str]:
-    """A migrated database with counties, deadlines and a few accounts, for imports that commit
-    (never the shared test database); dropped afterwards."""
-    name = test_db_name("_cli_import")
-    url = databases.create(name)
-    db.migrate(url)
-    engine = db.make_engine(url)
-    provision.load_reference(engine, settings)
-    with db.transaction(engine) as session:
-        for username, role, counties in (
-            ("manager-weihui", "manager", (WEIHUI,)),
-            ("inspector-weihui", "inspector", (WEIHUI,)),
-            ("gone", "admin", ()),
-        ):
-            users.add_user(
-                session, username=username, password=PASSWORD, role=role, counties=counties
-            )
-        users.disable_user(session, "gone")
-    yield url
-    engine.dispose()
-    databases.drop(name)
-
-
-@pytest.fixture(scope="module")
-def own_engine(own_url: str) -> Engine:
-    return db.make_engine(own_url)
 
 
 def _scalar(engine: Engine, sql: str, **params) -> object:
@@ -154,6 +117,64 @@ def test_a_report_that_cannot_be_written_is_refused_before_importing(
     assert _scalar(own_engine, "SELECT count(*) FROM assets WHERE code = 'FW-410781-81301'") == 0
 
 
+# --- Two imports of the same codes at once -------------------------------------------------------
+
+
+def test_the_loser_of_two_imports_of_the_same_codes_is_told_to_run_again(
+    own_url: str, own_engine: Engine, tmp_path: Path
+) -> None:
+    """Before: the second import hit the unique code and ended with a traceback. The loser (an
+    update that also adds two codes) is held, after its checks found the codes free, by a row
+    lock this test takes on the asset it reports on; meanwhile the winner imports the two codes
+    and commits."""
+    env = {"REBUILD_DATABASE_URL": own_url}
+    reported = ("FW-410781-82001", WEIHUI, 114.07, 35.40, "")
+    one = _csv(tmp_path / "one.csv", [reported])
+    first = runner.invoke(app, ["import", str(one), "--layer", "houses"], env=env)
+    assert first.exit_code == 0, first.output
+    both = [(f"FW-410781-8200{n}", WEIHUI, 114.07, 35.40, "") for n in (2, 3)]
+    winner = _csv(tmp_path / "winner.csv", both)
+    loser = _csv(tmp_path / "loser.csv", [(*reported[:4], "已开工"), *both])
+    with (
+        psycopg.connect(conninfo(own_url), autocommit=True) as watch,
+        psycopg.connect(conninfo(own_url)) as holder,
+    ):
+        holder.execute("SELECT FROM assets WHERE code = %s FOR UPDATE", (reported[0],))
+        process = subprocess.Popen(
+            [str(REBUILD), "import", str(loser), "--layer", "houses", "--update"],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            _, query = wait_for(
+                "the loser to wait for the asset it reports on",
+                60,
+                lambda: (
+                    process.poll() is None
+                    and watch.execute(BLOCKED_BY, (holder.info.backend_pid,)).fetchone()
+                ),
+            )
+            assert "FOR UPDATE" in query
+            won = runner.invoke(app, ["import", str(winner), "--layer", "houses"], env=env)
+            assert won.exit_code == 0, won.output
+        finally:
+            holder.rollback()
+            output, _ = process.communicate(timeout=60)
+    assert process.returncode == 1, output
+    assert "Traceback" not in output
+    words = ("另一次导入", "FW-410781-82002、FW-410781-82003", "未导入任何数据", "--update",
+             "another import", "Nothing was imported")  # fmt: skip
+    assert all(w in output for w in words), output
+    assert output.index("未导入任何数据") < output.index("Nothing was imported")
+    # nothing of the loser: its progress report and its codes are gone, the winner's stay
+    assert _scalar(own_engine, "SELECT stage FROM assets WHERE code = :c", c=reported[0]) == (
+        "not_started"
+    )
+    assert _scalar(own_engine, "SELECT count(*) FROM assets WHERE code LIKE 'FW-410781-8200_'") == 3
+
+
 # --- Killed mid-import ---------------------------------------------------------------------------
 
 KILLED_ROWS = 5_000
@@ -180,20 +201,6 @@ _CONTENT = """
 """
 
 
-def _conninfo(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _wait(what: str, seconds: float, check):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"gave up waiting for {what} after {seconds} s")
-
-
 def test_killed_while_writing_leaves_nothing_and_a_rerun_succeeds(
     own_url: str, tmp_path: Path
 ) -> None:
@@ -215,10 +222,10 @@ def test_killed_while_writing_leaves_nothing_and_a_rerun_succeeds(
     path = _csv(tmp_path / "big.csv", rows)
     command = [str(REBUILD), "import", str(path), "--layer", "houses"]
     env = {**os.environ, "REBUILD_DATABASE_URL": own_url}
-    with psycopg.connect(_conninfo(own_url), autocommit=True) as watch:
+    with psycopg.connect(conninfo(own_url), autocommit=True) as watch:
         shape = watch.execute(_SHAPE).fetchone()
         before = watch.execute(_CONTENT).fetchone()
-        with psycopg.connect(_conninfo(own_url)) as holder:
+        with psycopg.connect(conninfo(own_url)) as holder:
             holder.execute("LOCK TABLE asset_events IN SHARE MODE")  # held until rollback
             process = subprocess.Popen(
                 command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -231,7 +238,7 @@ def test_killed_while_writing_leaves_nothing_and_a_rerun_succeeds(
                         raise AssertionError(f"the import ended before writing: {output}")
                     return watch.execute(_WAITING).fetchone()
 
-                pid, query = _wait("the import to reach its event insert", 180, waiting)
+                pid, query = wait_for("the import to reach its event insert", 180, waiting)
                 assert "INSERT INTO asset_events" in query
                 assert process.poll() is None  # still running: it has not committed
                 process.send_signal(signal.SIGKILL)
@@ -242,7 +249,7 @@ def test_killed_while_writing_leaves_nothing_and_a_rerun_succeeds(
                     process.wait()
                 process.stdout.close()
             holder.rollback()
-        _wait(
+        wait_for(
             "the killed import's server process to end",
             60,
             lambda: (

@@ -2,13 +2,20 @@
 
 import io
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import openpyxl
+import psycopg
 from fastapi.testclient import TestClient
 from shapely.geometry import Point
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+
+from api.main import create_app
+from gis import db, users
+from gis.settings import Settings
+from tests.api.conftest import BLOCKED_BY, PASSWORD, conninfo, wait_for
 
 CSV = (
     "编号,类别,县区,名称,经度,纬度\n"
@@ -126,3 +133,58 @@ def test_extra_columns_are_shown_with_the_asset_personal_ones_only_to_whom_may_s
     assert seen["manager_weihui"]["extra_personal"] == {"身份证号": "410781199001010000"}
     assert "extra_personal" not in seen["viewer"]
     assert "extra_personal" not in seen["inspector_weihui"]
+
+
+def test_the_loser_of_two_uploads_of_the_same_codes_gets_409(
+    own_url: str, own_engine: Engine, settings: Settings, tmp_path
+) -> None:
+    """Before: 500. Two real requests, each committing its own transaction: the loser (an
+    update that also adds two codes) is held, after its checks found the codes free, by a row
+    lock this test takes on the asset it reports on; meanwhile the winner adds the two codes."""
+    with db.transaction(own_engine) as session:
+        user_id = users.add_user(
+            session, username="admin-city", password=PASSWORD, role="admin", counties=()
+        )
+        token, _ = users.issue_token(session, user_id=user_id, kind="bearer", hours=1)
+    headers = {"Authorization": f"Bearer {token}"}
+    header = "编号,类别,县区,名称,经度,纬度,形象进度\n"
+    both = "".join(f"FW-410781-7840{n},一般损坏,卫辉,乙,114.07,35.40,\n" for n in (2, 3))
+    app = create_app(
+        settings.model_copy(update={"database_url": own_url, "media_dir": tmp_path / "media"})
+    )
+    with (
+        TestClient(app, raise_server_exceptions=False) as client,
+        ThreadPoolExecutor(max_workers=1) as pool,
+        psycopg.connect(conninfo(own_url), autocommit=True) as watch,
+        psycopg.connect(conninfo(own_url)) as holder,
+    ):
+        one = header + "FW-410781-78401,一般损坏,卫辉,甲,114.07,35.40,\n"
+        assert _post(client, one.encode(), headers=headers).status_code == 200
+        holder.execute("SELECT FROM assets WHERE code = 'FW-410781-78401' FOR UPDATE")
+        loser = header + "FW-410781-78401,一般损坏,卫辉,甲,114.07,35.40,已开工\n" + both
+        pending = pool.submit(_post, client, loser.encode(), headers=headers, mode="update")
+        try:
+            wait_for(
+                "the loser to wait for the asset it reports on",
+                60,
+                lambda: watch.execute(BLOCKED_BY, (holder.info.backend_pid,)).fetchone(),
+            )
+            won = _post(client, (header + both).encode(), headers=headers)
+            assert won.status_code == 200, won.text
+        finally:
+            holder.rollback()
+        response = pending.result(timeout=60)
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert body["error"] == "duplicate_code"
+    assert body["codes"] == ["FW-410781-78402", "FW-410781-78403"]
+    assert "FW-410781-78402、FW-410781-78403" in body["message"]
+    assert "未导入任何数据" in body["message"] and "Nothing was imported" in body["message_en"]
+    with own_engine.connect() as conn:
+        stage = conn.execute(
+            text("SELECT stage FROM assets WHERE code = 'FW-410781-78401'")
+        ).scalar_one()
+        count = conn.execute(
+            text("SELECT count(*) FROM assets WHERE code LIKE 'FW-410781-784%'")
+        ).scalar_one()
+    assert (stage, count) == ("not_started", 3)
