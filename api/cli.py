@@ -145,7 +145,8 @@ def import_(
         str | None, typer.Option(help="e.g. gbk, utf-8 (default: detected)")
     ] = None,
     header_row: Annotated[
-        int | None, typer.Option("--header-row", help="Excel: the header's row number")
+        int | None,
+        typer.Option("--header-row", help="Excel: the header's row number, from 1 as Excel shows"),
     ] = None,
     sheet: Annotated[
         str | None,

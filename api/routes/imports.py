@@ -36,7 +36,9 @@ def upload_inventory(
     mode: Annotated[Literal["create", "update"], Form()] = "create",
     crs: Annotated[str | None, Form(description="WGS84, GCJ-02, BD-09, EPSG:4547 ...")] = None,
     encoding: Annotated[str | None, Form()] = None,
-    header_row: Annotated[int | None, Form(ge=1)] = None,
+    header_row: Annotated[
+        int | None, Form(description="Excel: the header's row, from 1 as Excel numbers rows")
+    ] = None,
     sheet: Annotated[str | None, Form(description="Excel sheet or GeoPackage layer")] = None,
     mapping: Annotated[UploadFile | None, File(description="a mapping file (TOML)")] = None,
     skip_invalid: Annotated[bool, Form()] = False,

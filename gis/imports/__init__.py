@@ -180,7 +180,7 @@ def import_inventory(
     sheet = read_sheet(
         path,
         encoding=options.encoding or defaults.get("encoding"),
-        header_row=options.header_row or defaults.get("header_row"),
+        header_row=defaults.get("header_row") if options.header_row is None else options.header_row,
         sheet=options.sheet or defaults.get("sheet"),
         known_header=mapping.knows,
     )

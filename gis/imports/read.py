@@ -57,6 +57,15 @@ def read_sheet(
 ) -> Sheet:
     """Read ``path``; ``known_header(name)`` tells a header the import understands, to find the
     header row of a workbook."""
+    if header_row is not None and header_row < 1:
+        raise InvalidInput(
+            f"表头行号 {header_row} 无效：行号从 1 开始，与 Excel 左侧显示的一致。请改正 "
+            "--header-row（或映射文件中的 header_row），或不填，由系统找到表头",
+            f"Header row {header_row} is not a row: rows are numbered from 1, as Excel shows "
+            "them. Correct --header-row (or header_row in the mapping file), or leave it out to "
+            "have the header found.",
+            field="header_row",
+        )
     if not path.exists():
         raise _bad(f"文件不存在：{path}", f"No such file: {path}")
     suffix = path.suffix.lower()

@@ -117,6 +117,20 @@ def test_a_report_that_cannot_be_written_is_refused_before_importing(
     assert _scalar(own_engine, "SELECT count(*) FROM assets WHERE code = 'FW-410781-81301'") == 0
 
 
+def test_a_header_row_below_1_is_refused(own_url: str, own_engine: Engine, tmp_path: Path) -> None:
+    """Before: --header-row 0 fell back to finding the header and imported."""
+    path = _csv(tmp_path / "houses.csv", [("FW-410781-81401", WEIHUI, 114.07, 35.40, "")])
+    result = runner.invoke(
+        app,
+        ["import", str(path), "--layer", "houses", "--header-row", "0"],
+        env={"REBUILD_DATABASE_URL": own_url},
+    )
+    assert result.exit_code == 1, result.output
+    assert "行号从 1 开始" in result.output and "numbered from 1" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert _scalar(own_engine, "SELECT count(*) FROM assets WHERE code = 'FW-410781-81401'") == 0
+
+
 # --- Two imports of the same codes at once -------------------------------------------------------
 
 

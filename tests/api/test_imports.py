@@ -63,6 +63,17 @@ def test_skip_invalid_and_report_workbook(admin_client: TestClient, session: Ses
     )
 
 
+def test_a_header_row_below_1_is_refused_in_the_projects_words(
+    admin_client: TestClient,
+) -> None:
+    """Before: the form's own check, which says only "应大于或等于 1"."""
+    response = _post(admin_client, CSV.encode(), header_row="0")
+    assert response.status_code == 422
+    body = response.json()
+    assert (body["error"], body["field"]) == ("invalid_input", "header_row")
+    assert "行号从 1 开始" in body["message"] and "numbered from 1" in body["message_en"]
+
+
 def test_zipped_shapefile(admin_client: TestClient, tmp_path) -> None:
     frame = gpd.GeoDataFrame(
         {"编号": ["FW-410781-78101"], "类别": ["一般损坏"], "县区": ["卫辉市"], "名称": ["甲"]},

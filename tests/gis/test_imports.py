@@ -138,6 +138,22 @@ def test_header_row_and_sheet_options(session: Session, tmp_path: Path) -> None:
         _import(session, path, sheet="台账")
 
 
+@pytest.mark.parametrize("header_row", [0, -1])
+def test_a_header_row_below_1_is_refused(session: Session, tmp_path: Path, header_row: int) -> None:
+    """Before: 0 fell back to finding the header, -1 was "beyond the sheet's rows"."""
+    book = openpyxl.Workbook()
+    book.active.append(["编号", "类别", "县区", "名称", "经度", "纬度"])
+    book.active.append(["FW-410781-60301", "一般损坏", "卫辉", "甲", 114.07, 35.40])
+    book.save(tmp_path / "houses.xlsx")
+    for path in (tmp_path / "houses.xlsx", _csv(tmp_path, GOOD_ROWS)):
+        with pytest.raises(InvalidInput) as caught:
+            _import(session, path, header_row=header_row)
+        assert caught.value.field == "header_row"
+        assert f"表头行号 {header_row} 无效：行号从 1 开始" in caught.value.zh
+        assert "numbered from 1" in caught.value.en
+    assert _count(session, "code LIKE 'FW-410781-60%'") == 0
+
+
 def test_one_bad_row_stores_nothing_and_names_row_column_value(
     session: Session, tmp_path: Path
 ) -> None:
