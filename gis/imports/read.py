@@ -83,10 +83,13 @@ def read_sheet(
 
 def detect_encoding(data: bytes) -> tuple[str, bool]:
     """UTF-8 (with or without BOM) when the bytes decode as it, else GB18030 (a superset of GBK
-    and GB2312, what Chinese Windows saves). Returns the codec and whether it was detected
-    rather than certain (a BOM is certain)."""
+    and GB2312, what Chinese Windows saves); UTF-16 with its BOM (little- or big-endian: Excel's
+    "Unicode text"). Returns the codec and whether it was detected rather than certain (a BOM
+    is certain)."""
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig", False
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16", False  # the codec reads the BOM for the byte order and drops it
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -111,6 +114,7 @@ def _decode(data: bytes, encoding: str | None, name: str) -> tuple[str, list[tup
         "utf-8": ("UTF-8", "UTF-8"),
         "utf-8-sig": ("UTF-8（带 BOM）", "UTF-8 with BOM"),
         "gb18030": ("GBK/GB18030", "GBK/GB18030"),
+        "utf-16": ("UTF-16（Excel“Unicode 文本”）", "UTF-16 (Excel's Unicode text)"),
     }.get(encoding, (encoding, encoding))
     how = ("识别为", "detected as") if detected else ("按指定编码", "read as")
     return text, [(f"{name} 的编码{how[0]} {zh}", f"{name}: encoding {how[1]} {en}")]
@@ -120,7 +124,11 @@ def _read_csv(path: Path, encoding: str | None) -> Sheet:
     text, notes = _decode(path.read_bytes(), encoding, path.name)
     if not text.strip():
         raise _bad(f"{path.name} 是空文件", f"{path.name} is empty.")
-    table = path.suffix.lower() == ".txt"
+    # Tab-separated when the header line holds a tab (Excel's "Unicode text" and "text (tab
+    # delimited)", whatever they are named); else a .csv is comma-separated and a .txt sniffed.
+    sep = None if path.suffix.lower() == ".txt" else ","
+    if "\t" in text.split("\n", 1)[0]:
+        sep = "\t"
     try:
         # No header here: pandas would take a first data row one value longer than the header
         # as an index column and shift every value of the file one column left.
@@ -130,8 +138,8 @@ def _read_csv(path: Path, encoding: str | None) -> Sheet:
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=False,
-            sep=None if table else ",",
-            engine="python" if table else "c",
+            sep=sep,
+            engine="python" if sep is None else "c",
         )
     except (pd.errors.ParserError, csv.Error) as exc:
         raise _csv_problem(path.name, str(exc)) from exc

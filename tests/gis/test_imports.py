@@ -1,7 +1,9 @@
 """Importing an inventory as counties send it: formats, encodings, Chinese headers and values,
 datums, the clerk's report, all-or-nothing, updates. Every fixture file is made here."""
 
+import csv
 import datetime as dt
+import io
 from pathlib import Path
 
 import geopandas as gpd
@@ -82,12 +84,33 @@ def test_utf8_bom_csv(session: Session, tmp_path: Path) -> None:
     assert any("BOM" in en for _, en in summary.notes)
 
 
+@pytest.mark.parametrize(
+    ("codec", "name"),
+    [("utf-16-le", "台账.txt"), ("utf-16-be", "台账.csv"), ("utf-16-le", "台账.csv")],
+)
+def test_excels_unicode_text_is_read_without_options(
+    session: Session, tmp_path: Path, codec: str, name: str
+) -> None:
+    """Excel's "Unicode text": tab-separated UTF-16 with a BOM. Before: read as GBK."""
+    lines = csv.reader(io.StringIO(HEADER + "".join(GOOD_ROWS)))
+    out = io.StringIO()
+    csv.writer(out, delimiter="\t", lineterminator="\r\n").writerows(lines)
+    path = tmp_path / name
+    path.write_bytes(("\ufeff" + out.getvalue()).encode(codec))
+    summary = _import(session, path)
+    assert summary.created == 2 and not summary.problems
+    one = _asset(session, "FW-410781-60001")
+    assert (one.name, float(one.planned_investment_wan)) == ("测试住房一", 1200.5)
+    assert any("UTF-16" in zh for zh, _ in summary.notes)
+    assert any("UTF-16" in en for _, en in summary.notes)
+
+
 def test_encoding_option_overrides_detection(session: Session, tmp_path: Path) -> None:
-    """Excel's "Unicode text" is UTF-16, which detection does not guess: --encoding says it."""
-    path = _csv(tmp_path, GOOD_ROWS, encoding="utf-16")
-    summary = _import(session, path, encoding="utf-16")
+    """UTF-16 without a BOM, which detection does not guess: --encoding says it."""
+    path = _csv(tmp_path, GOOD_ROWS, encoding="utf-16-le")
+    summary = _import(session, path, encoding="utf-16-le")
     assert summary.created == 2 and _asset(session, "FW-410781-60002").village == "乙村"
-    assert any("按指定编码 utf-16" in zh for zh, _ in summary.notes)
+    assert any("按指定编码 utf-16-le" in zh for zh, _ in summary.notes)
 
 
 def test_flags_money_in_yuan_and_county_from_the_location(session: Session, tmp_path: Path) -> None:
