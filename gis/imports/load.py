@@ -162,8 +162,8 @@ def create(
             """,
             {"observed": observed_at, "reporter": reporter, "note": INITIAL_NOTE, "n": new_rows},
         )
-    if bulk:
-        conn.execute("SELECT tally_rebuild()")
+    if bulk:  # what the triggers turned off by tallied_at_end would have kept
+        conn.execute("SELECT tally_rebuild(), tile_cells_rebuild()")
         conn.execute("ANALYZE assets, asset_events")
     return len(new_rows)
 

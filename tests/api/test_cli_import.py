@@ -10,10 +10,23 @@ from pathlib import Path
 import numpy as np
 import psycopg
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.api.conftest import BLOCKED_BY, HONGQI, WEIHUI, conninfo, wait_for
+from gis import db
+from gis.settings import Settings
+from tests.api.conftest import (
+    BLOCKED_BY,
+    HONGQI,
+    WEIHUI,
+    conninfo,
+    migrated_database,
+    wait_for,
+)
+from tests.conftest import Databases
+from tests.recount import assert_as_recounted
+from tests.recount import rows as rows_of
 
 runner = CliRunner()
 REBUILD = Path(sys.executable).parent / "rebuild"  # the entry point of pyproject.toml
@@ -290,3 +303,89 @@ def test_killed_while_writing_leaves_nothing_and_a_rerun_succeeds(
             "WHERE a.code LIKE 'FW-410781-9%%' AND e.reporter_id IS NOT NULL"
         ).fetchone()[0]
         assert reporters == 0
+
+
+# The bulk path (keys dropped and rebuilt, tallies computed at the end) is taken from
+# load.BULK_MIN rows into an empty table: 100,000 in the product, lowered here in the child
+# process itself so that the same command takes it with a few hundred rows.
+BULK_ROWS = 300
+_BULK_IMPORT = "from gis.imports import load; load.BULK_MIN = 100; from api.cli import app; app()"
+_TRIGGERS = """
+    SELECT string_agg(tgname || ':' || CAST(tgenabled AS text), ' ' ORDER BY tgname)
+      FROM pg_trigger
+     WHERE tgrelid IN ('assets'::regclass, 'asset_events'::regclass) AND NOT tgisinternal
+"""
+# A trigger of the test's own: the import's event insert waits for an advisory lock it holds.
+_HOLD = """
+    CREATE FUNCTION test_hold() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM pg_advisory_xact_lock(720); RETURN NULL; END $$;
+    CREATE TRIGGER test_hold AFTER INSERT ON asset_events
+       FOR EACH STATEMENT EXECUTE FUNCTION test_hold();
+"""
+
+
+def test_a_bulk_import_killed_while_writing_leaves_nothing(
+    databases: Databases, settings: Settings, tmp_path: Path
+) -> None:
+    """Killed inside the bulk path (keys and indexes dropped, tally triggers off, assets
+    inserted): keys, triggers and content are as before; run again, it loads and its tallies
+    and tile cells are those a recount gives."""
+    rows = [
+        (f"FW-410781-7{n:04d}", WEIHUI, 114.07 + n * 1e-5, 35.40, "已开工" if n % 2 else "")
+        for n in range(BULK_ROWS)
+    ]
+    path = _csv(tmp_path / "bulk.csv", rows)
+    command = [sys.executable, "-c", _BULK_IMPORT, "import", str(path), "--layer", "houses"]
+    with migrated_database(databases, settings, "_bulk") as url:
+        env = {**os.environ, "REBUILD_DATABASE_URL": url}
+        with (
+            psycopg.connect(conninfo(url), autocommit=True) as watch,
+            psycopg.connect(conninfo(url), autocommit=True) as holder,
+        ):
+            watch.execute(_HOLD)
+            before = [watch.execute(q).fetchone() for q in (_SHAPE, _TRIGGERS, _CONTENT)]
+            holder.execute("SELECT pg_advisory_lock(720)")
+            process = subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            try:
+                pid, query = wait_for(
+                    "the import to reach its event insert",
+                    60,
+                    lambda: (
+                        process.poll() is None
+                        and watch.execute(BLOCKED_BY, (holder.info.backend_pid,)).fetchone()
+                    ),
+                )
+                assert "INSERT INTO asset_events" in query
+                held = "SELECT mode FROM pg_locks WHERE pid = %s AND relation = 'assets'::regclass"
+                modes = {m for (m,) in watch.execute(held, (pid,))}
+                assert "AccessExclusiveLock" in modes  # the bulk path: only it locks the table
+                process.send_signal(signal.SIGKILL)
+                assert process.wait(timeout=30) == -signal.SIGKILL
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                process.stdout.close()
+                holder.execute("SELECT pg_advisory_unlock(720)")
+            wait_for(
+                "the killed import's server process to end",
+                60,
+                lambda: (
+                    not watch.execute(
+                        "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)
+                    ).fetchall()
+                ),
+            )
+            assert [watch.execute(q).fetchone() for q in (_SHAPE, _TRIGGERS, _CONTENT)] == before
+
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert f"已新建 {BULK_ROWS:,}" in done.stdout
+            assert [watch.execute(q).fetchone() for q in (_SHAPE, _TRIGGERS)] == before[:2]
+        with Session(db.make_engine(url)) as session:
+            assert rows_of(session, "SELECT count(*) FROM asset_events") == [(BULK_ROWS // 2,)]
+            for table, rebuild in (("progress_tallies", "tally_rebuild"),
+                                   ("tile_cells", "tile_cells_rebuild")):  # fmt: skip
+                assert_as_recounted(session, f"SELECT t::text FROM {table} t ORDER BY 1", rebuild)
