@@ -9,7 +9,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.orm import Session, sessionmaker
 
 from gis import localdb
@@ -78,14 +79,24 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def driver_rows(session: Session, sql: str, params: dict[str, Any]) -> list[Any]:
+def driver_rows(
+    session: Session, sql: str, params: dict[str, Any], *, binary: bool = False
+) -> list[Any]:
     """Run ``sql`` (psycopg placeholders, ``%(name)s``) on the session's own connection, in its
     transaction, and return the rows as named tuples. For the few hot statements where
-    SQLAlchemy's statement handling costs more than the database's work."""
+    SQLAlchemy's statement handling costs more than the database's work. ``binary``: results
+    in PostgreSQL's binary format (a bytea arrives as bytes, not as hex to decode)."""
     driver = session.connection().connection.driver_connection
     with driver.cursor(row_factory=namedtuple_row) as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params, binary=binary)
         return cursor.fetchall() if cursor.description else []
+
+
+@lru_cache(maxsize=256)
+def pyformat(sql: str) -> str:
+    """``sql`` with SQLAlchemy's ``:name`` placeholders written as psycopg's ``%(name)s`` (and a
+    literal ``%`` as ``%%``), for ``driver_rows``."""
+    return str(text(sql).compile(dialect=postgresql_psycopg.dialect()))
 
 
 def alembic_config(url: str) -> Config:

@@ -364,9 +364,10 @@ def items(
         envelope["numberMatched"] = page.number_matched
     envelope["timeStamp"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     envelope["links"] = links
-    tail = json.dumps(envelope, ensure_ascii=False)
-    # The features array arrives from PostGIS as JSON text: splice it in instead of parsing it.
-    body = f'{{"type":"FeatureCollection","features":{page.features_json},{tail[1:]}'
+    tail = json.dumps(envelope, ensure_ascii=False).encode()
+    # The features array arrives from PostGIS as JSON: spliced in, never parsed.
+    head = b'{"type":"FeatureCollection","features":'
+    body = b"".join((head, page.features_json, b",", tail[1:]))
     return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs_uri}>"})
 
 

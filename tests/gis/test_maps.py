@@ -111,7 +111,7 @@ def test_a_layer_map_inlines_public_properties_styled_by_status_and_stage(
     assert h4["last_report"] is None and h4["due_on"] == "2021-10-31"
     assert h1["stage"] == "completed" and h1["percent"] == 100
     # Only public fields, the same keys as the vector tiles.
-    public = set(re.findall(r"'(\w+)', a\.", PUBLIC_PROPERTIES)) | {"id", "county", "status"}
+    public = {key for key, _, _ in PUBLIC_PROPERTIES} | {"id", "county", "status"}
     public |= {"last_report", "due_on"}
     for feature in features.values():
         assert set(feature["properties"]) == set(data.ASSET_PROPERTIES) <= public
