@@ -169,6 +169,19 @@ class Busy:
     houses: int
 
 
+# More roads than a page draws inline, so that the roads map draws them as vector tiles too:
+# short lines on a grid in 卫辉市, 0.0004° (about 40 m) apart.
+ROADS_GRID = 46  # 46 x 46 = 2,116 > INLINE_MAX
+ROADS = """
+    INSERT INTO assets (code, layer, kind, batch, county_adcode, village, name, geom)
+    SELECT format('DL-410781-T%s-%s', i, j), 'roads', 'village_road', 1, '410781', '测试村',
+           format('测试路 %s-%s', i, j),
+           ST_MakeLine(ST_MakePoint(114.06 + i * 0.0004, 35.39 + j * 0.0004),
+                       ST_MakePoint(114.06 + i * 0.0004 + 0.0003, 35.39 + j * 0.0004))
+      FROM generate_series(0, :n - 1) i CROSS JOIN generate_series(0, :n - 1) j
+"""
+
+
 @pytest.fixture(scope="module")
 def busy(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Busy]:
     """A server whose database holds the demo data set at a small scale, and an administrator."""
@@ -180,6 +193,7 @@ def busy(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iter
         load_demo(session.get_bind(), Settings(), scale=DEMO_SCALE)
         count = "SELECT count(*) FROM assets WHERE layer = 'houses'"
         houses.append(session.execute(text(count)).scalar_one())
+        session.execute(text(ROADS), {"n": ROADS_GRID})
         users.add_user(session, username=ADMIN[0], password=ADMIN[1], role="admin")
 
     home = tmp_path_factory.mktemp("busy")
@@ -224,4 +238,38 @@ def test_above_the_bound_houses_come_as_tiles_that_count_every_house(
         expect(popup).to_be_visible()
         expect(popup).to_have_attribute("data-code", house["properties"]["code"])
         page.screenshot(path=tmp_path / "houses-tiles-popup.png")
+        assert not v.problems, v.problems
+
+
+def test_roads_above_the_bound_come_as_tiles_and_a_click_on_a_line_opens_its_popup(
+    browser: Browser, busy: Busy, tmp_path: Path
+) -> None:
+    assert ROADS_GRID**2 > INLINE_MAX
+    for v in visit(browser, busy.base, ADMIN):
+        page = v.open("/maps/roads")
+        expect(page.locator(".rebuild-panel .mode")).to_contain_text("矢量图块")
+        # The middle of one road of the grid, away from its ends: only a line is there.
+        i, j = ROADS_GRID // 2, ROADS_GRID // 3
+        lon, lat = 114.06 + i * 0.0004 + 0.00015, 35.39 + j * 0.0004
+        page.evaluate(
+            f"""() => RebuildMaps.tileLayers[0]._map.setView([{lat}, {lon}], 17,
+                                                              {{animate: false}})"""
+        )
+        page.wait_for_function(
+            "() => RebuildMaps.tileLayers.length === 1 && !RebuildMaps.tileLayers[0].isLoading()"
+            " && RebuildMaps.tileLayers[0].counts().assets > 0",
+            timeout=DRAWN_TIMEOUT_MS,
+        )
+        box = page.locator(".leaflet-container").bounding_box()
+        # 3 px off the line (the tolerance is 6): a line is hit by its distance, not a box
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + 3)
+        popup = page.locator(".leaflet-popup .asset-popup")
+        expect(popup).to_be_visible()
+        expect(popup).to_have_attribute("data-code", f"DL-410781-T{i}-{j}")
+        settle(page)
+        page.screenshot(path=tmp_path / "roads-tiles-popup.png")
+        # Between two rows of roads (20 px from each at this zoom) nothing opens.
+        page.locator(".leaflet-popup-close-button").click()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 + 18)
+        expect(page.locator(".leaflet-popup")).to_have_count(0)
         assert not v.problems, v.problems
