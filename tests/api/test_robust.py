@@ -5,6 +5,7 @@ parameters are refused; ids and numbers are ASCII digits with bounds; HEAD answe
 ETags compare weakly; links never carry a Host the app does not trust; no dotfiles are served.
 """
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -252,3 +253,48 @@ def test_database_errors_show_no_values(engine, caplog) -> None:
     response = asyncio.run(_database_error(request, caught.value))
     assert response.status_code == 500
     assert "张某" not in response.body.decode() and "张某" not in caplog.text
+
+
+def test_a_deadlock_is_a_409_to_send_again(engine) -> None:
+    """Two transactions waiting for each other: PostgreSQL rolls one back (SQLSTATE 40P01). Its
+    request gets a 409 in the error shape saying nothing was kept and to send it again, not the
+    503 of a lost database nor a 500."""
+    import asyncio
+    import threading
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    from starlette.requests import Request
+
+    from api.errors import _database_error
+
+    lock = text("SELECT pg_advisory_xact_lock(:k)")
+    errors: list[Exception] = []
+    first_holds, second_holds = threading.Event(), threading.Event()
+
+    def one(first: int, second: int, mine: threading.Event, theirs: threading.Event) -> None:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(lock, {"k": 900_000 + first})
+            mine.set()
+            theirs.wait(10)
+            try:
+                conn.execute(lock, {"k": 900_000 + second})
+            except DBAPIError as exc:
+                errors.append(exc)
+
+    threads = [
+        threading.Thread(target=one, args=(1, 2, first_holds, second_holds)),
+        threading.Thread(target=one, args=(2, 1, second_holds, first_holds)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(errors) == 1, errors
+    assert errors[0].orig.sqlstate == "40P01"
+    request = Request({"type": "http", "method": "POST", "path": "/x", "headers": []})
+    response = asyncio.run(_database_error(request, errors[0]))
+    assert response.status_code == 409
+    body = json.loads(response.body)
+    assert body["error"] == "conflict" and "nothing of this request was saved" in body["message_en"]
+    assert "重新提交" in body["message"]
