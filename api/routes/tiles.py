@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from api.deps import SessionDep
+from api.http import etag_matches
 from api.params import County, Day
 from api.security import CurrentPrincipal
 from gis.tiles import TileRequest, tile
@@ -50,6 +51,6 @@ def vector_tile(
     scope = ",".join(sorted(principal.counties)) if principal.counties is not None else "city"
     digest = hashlib.sha256(body + b"\0" + scope.encode()).hexdigest()[:32]
     headers["ETag"] = f'"{digest}"'
-    if if_none_match and headers["ETag"] in {t.strip() for t in if_none_match.split(",")}:
+    if etag_matches(if_none_match, headers["ETag"]):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=MVT, headers=headers)

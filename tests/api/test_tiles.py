@@ -243,6 +243,10 @@ def test_caching_headers_and_not_modified(
     tag = first.headers["etag"]
     again = admin_client.get(address, headers={"If-None-Match": tag})
     assert again.status_code == 304 and again.content == b""
+    # compared weakly, as RFC 9110 asks of If-None-Match: W/"x" and * match too
+    for header in (f"W/{tag}", "*", f'"other", {tag}'):
+        assert admin_client.get(address, headers={"If-None-Match": header}).status_code == 304
+    assert admin_client.get(address, headers={"If-None-Match": '"other"'}).status_code == 200
     event(session, houses["H3"], "completed", 100, "2021-11-01")
     changed = admin_client.get(address, headers={"If-None-Match": tag})
     assert changed.status_code == 200 and changed.headers["etag"] != tag
