@@ -13,12 +13,12 @@ from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from gis import db, loaders, localdb, provision
 from gis.access import TERMINAL
-from gis.errors import LocalDbError, RebuildError
+from gis.errors import LocalDbError, RebuildError, colliding_change, rolled_back
 from gis.settings import Settings
 
 app = typer.Typer(help="Rebuild Tracker 灾后重建进度追踪", no_args_is_help=True)
@@ -88,6 +88,10 @@ def _transaction(settings: Settings | None = None) -> Iterator[Session]:
             yield session
     except RebuildError as exc:
         _fail(exc)
+    except DBAPIError as exc:
+        if not rolled_back(exc):
+            raise
+        _fail(colliding_change())
 
 
 def _prepared_engine(settings: Settings) -> Engine:

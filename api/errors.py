@@ -26,6 +26,8 @@ from gis.errors import (
     RebuildError,
     TooLarge,
     TooManyRequests,
+    colliding_change,
+    rolled_back,
 )
 from gis.health import schema_not_ready
 
@@ -182,20 +184,6 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
 _SCHEMA_STATES = {"42P01", "42703", "42883", "42704"}
 
 
-# SQLSTATE class 40, transaction rollback: a deadlock or a serialization failure between two
-# requests writing the same rows at the same moment. Nothing of the loser was kept; sent again,
-# it normally goes through. (psycopg files these under OperationalError, a lost connection's.)
-_ROLLED_BACK_CLASS = "40"
-
-
-def colliding_change() -> Conflict:
-    return Conflict(
-        "另一项修改同时在写同样的数据，本次请求未保存任何内容；请稍后重新提交。",
-        "Another change was writing the same data at the same moment; nothing of this request "
-        "was saved. Send it again.",
-    )
-
-
 async def _database_error(request: Request, exc: Exception) -> Response:
     """A database error, from SQLAlchemy or from psycopg itself (gis.db.driver_rows): a missing
     schema and a lost connection are 503s; anything else a 500 whose body says nothing of the
@@ -204,7 +192,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     if getattr(orig, "sqlstate", None) in _SCHEMA_STATES:
         log.error("schema not ready on %s: %s", request.url.path, type(orig).__name__)
         return _problem(503, schema_not_ready().as_dict())
-    if (getattr(orig, "sqlstate", None) or "").startswith(_ROLLED_BACK_CLASS):
+    if rolled_back(orig):
         log.warning("transaction rolled back on %s: %s", request.url.path, type(orig).__name__)
         return _problem(409, colliding_change().as_dict())
     if isinstance(exc, OperationalError | psycopg.OperationalError):

@@ -59,6 +59,27 @@ class DuplicateCode(Conflict):
     code = "duplicate_code"
 
 
+# SQLSTATE class 40, transaction rollback: a deadlock or a serialization failure between two
+# transactions writing the same rows at the same moment. Nothing of the loser was kept; sent
+# again, it normally goes through. (psycopg files these under OperationalError, a lost
+# connection's class.)
+ROLLED_BACK_SQLSTATE_CLASS = "40"
+
+
+def rolled_back(error: BaseException) -> bool:
+    """Whether a database error (SQLAlchemy's or psycopg's) is such a rollback."""
+    state = getattr(getattr(error, "orig", error), "sqlstate", None) or ""
+    return state.startswith(ROLLED_BACK_SQLSTATE_CLASS)
+
+
+def colliding_change() -> Conflict:
+    return Conflict(
+        "另一项修改同时在写同样的数据，本次操作未保存任何内容；请重新提交。",
+        "Another change was writing the same data at the same moment; nothing of this one was "
+        "saved. Send it again.",
+    )
+
+
 class DatabaseUnavailable(RebuildError):
     code = "database_unavailable"
 

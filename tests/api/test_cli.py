@@ -86,3 +86,49 @@ def test_serve_refuses_a_taken_port() -> None:
         result = runner.invoke(app, ["serve", "--port", str(port)])
     assert result.exit_code == 1
     assert f"端口 {port} 已被占用" in result.output
+
+
+def test_a_deadlocked_command_says_to_run_it_again(
+    database_url: str, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command whose transaction PostgreSQL rolls back in a deadlock (e.g. two imports at
+    once) ends with exit code 1 and the message to run it again, not a traceback."""
+    import threading
+    import time
+
+    import typer
+
+    from api.cli import _transaction
+    from gis.settings import Settings
+
+    lock = text("SELECT pg_advisory_xact_lock(:k)")
+    other_holds, done = threading.Event(), threading.Event()
+    backend: list[int] = []
+
+    def other() -> None:
+        # holds lock 2, and asks for lock 1 only once the command waits for lock 2: the command
+        # waited first, so its deadlock check runs first and it is the one rolled back
+        with engine.connect() as conn, conn.begin():
+            conn.execute(lock, {"k": 910_002})
+            other_holds.set()
+            waiting = text("SELECT count(*) FROM pg_locks WHERE pid = :p AND NOT granted")
+            for _ in range(200):
+                if backend and conn.execute(waiting, {"p": backend[0]}).scalar_one():
+                    break
+                time.sleep(0.02)
+            conn.execute(lock, {"k": 910_001})
+        done.set()
+
+    thread = threading.Thread(target=other)
+    command = _transaction(Settings(database_url=database_url))
+    with pytest.raises(typer.Exit) as ended, command as session:
+        session.execute(lock, {"k": 910_001})
+        backend.append(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        thread.start()
+        other_holds.wait(10)
+        session.execute(lock, {"k": 910_002})
+    thread.join(30)
+    assert done.is_set()
+    assert ended.value.exit_code == 1
+    err = capsys.readouterr().err
+    assert "请重新提交" in err and "Send it again" in err and "Traceback" not in err

@@ -296,5 +296,5 @@ def test_a_deadlock_is_a_409_to_send_again(engine) -> None:
     response = asyncio.run(_database_error(request, errors[0]))
     assert response.status_code == 409
     body = json.loads(response.body)
-    assert body["error"] == "conflict" and "nothing of this request was saved" in body["message_en"]
+    assert body["error"] == "conflict" and "nothing of this one was saved" in body["message_en"]
     assert "重新提交" in body["message"]
