@@ -266,7 +266,7 @@ def import_inventory(
     try:
         _write(
             session, summary, options=options, principal=principal, values=values,
-            fields=fields, problems=problems, matched=matched, good=good, new=new,
+            fields=fields, problems=problems, matched=matched, good=good,
         )  # fmt: skip
     except psycopg.errors.UniqueViolation as exc:
         savepoint.rollback()
@@ -295,7 +295,6 @@ def _write(
     problems: Problems,
     matched: dict[int, tuple],
     good: np.ndarray,
-    new: np.ndarray,
 ) -> None:
     """Progress reports and updates of the matched rows, then the new assets."""
     observed = options.observed_at or dt.datetime.now(dt.UTC)
@@ -318,11 +317,11 @@ def _write(
         given = [f for f in load.INVENTORY if f in fields or f.startswith("extra")] + ["geom"]
         summary.updated = load.update(session, rows=updating, given=given)
         summary.unchanged = len(updating) - summary.updated
-    creating = [int(n) for n in np.flatnonzero(new & ~problems.bad)]
+    # The staged rows left are the good ones: the new, and the matched just updated.
     summary.created = load.create(
         session,
         layer=summary.layer,
-        new_rows=creating,
+        skip=list(matched),
         observed_at=observed,
         reporter=principal.user_id,
     )

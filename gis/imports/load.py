@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gis.crs import STORAGE_SRID
 from gis.demo import binary
-from gis.demo.copy import keys_dropped, tallied_at_end
+from gis.demo.copy import bulk_settings, keys_dropped, recount, tallied_at_end
 from gis.demo.data import TEXT
 from gis.imports.columns import ASSET_FIELDS
 
@@ -126,16 +126,20 @@ def create(
     session: Session,
     *,
     layer: str,
-    new_rows: list[int],
+    skip: list[int],
     observed_at: dt.datetime,
     reporter: int | None,
 ) -> int:
-    """Insert the staged rows ``new_rows`` as assets of ``layer``; those not 未开工 get their
-    stage as a first event (as gis/assets.insert_asset does). Returns how many."""
-    if not new_rows:
-        return 0
+    """Insert the staged rows, but those numbered in ``skip``, as assets of ``layer``; those
+    not 未开工 get their stage as a first event (as gis/assets.insert_asset does). Returns how
+    many assets."""
     conn = _driver(session)
-    bulk = len(new_rows) >= BULK_MIN and _empty_and_locked(conn)
+    count = conn.execute(
+        "SELECT count(*) FROM import_rows WHERE NOT n = ANY(%(skip)s)", {"skip": skip}
+    ).fetchone()[0]
+    if not count:
+        return 0
+    bulk = count >= BULK_MIN and _empty_and_locked(conn)
     columns = list(STAGED)
     with _bulk(conn) if bulk else nullcontext():
         conn.execute(
@@ -146,10 +150,10 @@ def create(
                         THEN CAST(%(observed)s AS timestamptz) END,
                    CAST(s.geom AS geometry)
               FROM import_rows s
-             WHERE s.n = ANY(%(n)s)
+             WHERE NOT s.n = ANY(%(skip)s)
              ORDER BY s.county_adcode, s.n
             """,
-            {"layer": layer, "observed": observed_at, "n": new_rows},
+            {"layer": layer, "observed": observed_at, "skip": skip},
         )
         conn.execute(
             """
@@ -158,14 +162,13 @@ def create(
             SELECT gen_random_uuid(), a.id, a.stage, a.percent, %(observed)s, %(reporter)s,
                    %(note)s
               FROM import_rows s JOIN assets a ON a.code = s.code
-             WHERE s.n = ANY(%(n)s) AND a.stage <> 'not_started'
+             WHERE NOT s.n = ANY(%(skip)s) AND a.stage <> 'not_started'
             """,
-            {"observed": observed_at, "reporter": reporter, "note": INITIAL_NOTE, "n": new_rows},
+            {"observed": observed_at, "reporter": reporter, "note": INITIAL_NOTE, "skip": skip},
         )
-    if bulk:  # what the triggers turned off by tallied_at_end would have kept
-        conn.execute("SELECT tally_rebuild(), tile_cells_rebuild()")
-        conn.execute("ANALYZE assets, asset_events")
-    return len(new_rows)
+    if bulk:
+        recount(conn)
+    return count
 
 
 def _empty_and_locked(conn: psycopg.Connection) -> bool:
@@ -175,7 +178,8 @@ def _empty_and_locked(conn: psycopg.Connection) -> bool:
 
 @contextmanager
 def _bulk(conn: psycopg.Connection) -> Iterator[None]:
-    with keys_dropped(conn, ["assets", "asset_events"]), tallied_at_end(conn):
+    tables = ["assets", "asset_events"]
+    with bulk_settings(conn), keys_dropped(conn, tables), tallied_at_end(conn):
         yield
 
 
