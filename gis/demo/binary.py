@@ -83,6 +83,8 @@ def _field(name: str, values: np.ndarray) -> Field:
     """A column as binary COPY fields, NULL where ``DemoData`` has '', 0 or NaT for it."""
     if name == "geom":
         return _ewkb(values)
+    if values.dtype == object:
+        return _bytes(values)
     if values.dtype == TEXT:
         text, own = _utf8(values)
         size = own.sum(axis=1, dtype=np.int32)
@@ -127,6 +129,18 @@ def _utf8_from_utf32(text: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarr
         utf8[..., i] = 0x80 | code >> 6 * np.maximum(size - 1 - i, 0) & 0x3F
         own[..., i] = size > i
     return utf8.reshape(len(text), -1), own.reshape(len(text), -1)
+
+
+def _bytes(values: np.ndarray) -> Field:
+    """Values already in their binary form (``bytes``, e.g. WKB, which PostGIS's binary input
+    reads), None for NULL."""
+    sizes = np.fromiter(
+        (-1 if v is None else len(v) for v in values), dtype=np.int32, count=len(values)
+    )
+    width = max(int(sizes.max(initial=0)), 1)
+    padded = np.array([b"" if v is None else v for v in values], dtype=f"S{width}")
+    own = np.arange(width) < sizes[:, None]
+    return padded.view(np.uint8).reshape(len(values), width), sizes, own
 
 
 def _ewkb(hex_ewkb: np.ndarray) -> Field:

@@ -61,13 +61,12 @@ def stage(session: Session, columns: dict[str, np.ndarray], geometry: np.ndarray
     conn.execute(
         "CREATE TEMP TABLE import_rows (n bigint PRIMARY KEY, "
         + ", ".join(f"{c} text" for c in STAGED)
-        + ", geom text) ON COMMIT DROP"
+        + f", geom geometry(Geometry, {STORAGE_SRID})) ON COMMIT DROP"
     )
-    ewkb = shapely.to_wkb(shapely.set_srid(geometry, STORAGE_SRID), hex=True, include_srid=True)
     data = {"n": columns["n"].astype(np.int64)}
     data |= {c: np.asarray(columns[c], dtype=TEXT) for c in STAGED}
-    # As hex EWKB text ('' for none: an update may keep the location), cast where it is used.
-    data["geom_hex"] = np.asarray(np.where(ewkb == None, "", ewkb), dtype=TEXT)  # noqa: E711
+    # As WKB (None for none: an update may keep the location); the column gives it its SRID.
+    data["wkb"] = shapely.to_wkb(geometry)
     sql = f"COPY import_rows (n, {', '.join(STAGED)}, geom) FROM STDIN (FORMAT binary)"
     with conn.cursor().copy(sql) as copy:
         copy.write(binary.SIGNATURE)
@@ -148,7 +147,7 @@ def create(
             SELECT %(layer)s, {", ".join(_value(c) for c in columns)},
                    CASE WHEN coalesce(s.stage, 'not_started') <> 'not_started'
                         THEN CAST(%(observed)s AS timestamptz) END,
-                   CAST(s.geom AS geometry)
+                   s.geom
               FROM import_rows s
              WHERE NOT s.n = ANY(%(skip)s)
              ORDER BY s.county_adcode, s.n
@@ -190,7 +189,7 @@ def update(session: Session, *, rows: list[int], given: list[str]) -> int:
     fields = [c for c in INVENTORY if c in given] + ["geom"]
     if not rows:
         return 0
-    new = {c: ("CAST(s.geom AS geometry)" if c == "geom" else _value(c)) for c in fields}
+    new = {c: ("s.geom" if c == "geom" else _value(c)) for c in fields}
     if "extra" in new:
         new["extra"] = "a.extra || coalesce(CAST(s.extra AS jsonb), '{}')"
     if "extra_personal" in new:
