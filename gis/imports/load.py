@@ -154,14 +154,21 @@ def create(
             """,
             {"layer": layer, "observed": observed_at, "skip": skip},
         )
+        # The assets just inserted: in a bulk load every asset (the table was empty and is
+        # locked), which saves joining them to the staged rows again.
+        created = (
+            "assets a"
+            if bulk
+            else "import_rows s JOIN assets a ON a.code = s.code AND NOT s.n = ANY(%(skip)s)"
+        )
         conn.execute(
-            """
+            f"""
             INSERT INTO asset_events (id, asset_id, stage, percent, observed_at, reporter_id,
                                       note)
             SELECT gen_random_uuid(), a.id, a.stage, a.percent, %(observed)s, %(reporter)s,
                    %(note)s
-              FROM import_rows s JOIN assets a ON a.code = s.code
-             WHERE NOT s.n = ANY(%(skip)s) AND a.stage <> 'not_started'
+              FROM {created}
+             WHERE a.stage <> 'not_started'
             """,
             {"observed": observed_at, "reporter": reporter, "note": INITIAL_NOTE, "skip": skip},
         )
