@@ -21,6 +21,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from gis.errors import InvalidInput
+from gis.imports.values import formatted
 
 VECTOR_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".kml")
 TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
@@ -337,11 +338,13 @@ def _as_text(column: pd.Series) -> pd.Series:
     if column.dtype.kind in "iub":
         return column.astype(str)
     if column.dtype.kind == "f":
-        values = column.to_numpy()
-        whole = np.isfinite(values) & (values == np.round(values))
-        text = column.astype(str)
-        text[whole] = values[whole].astype(np.int64).astype(str)
-        return text.where(np.isfinite(values), "")
+        numbers = column.to_numpy()
+        finite = np.isfinite(numbers)
+        whole = finite & (numbers == np.round(numbers))
+        text = np.full(len(numbers), "", dtype=object)
+        text[whole] = formatted(numbers[whole].astype(np.int64))
+        text[finite & ~whole] = formatted(numbers[finite & ~whole])
+        return pd.Series(text, index=column.index)
     if column.dtype.kind == "M":
         return column.dt.strftime("%Y-%m-%d").fillna("")
     return column.fillna("").astype(str).str.strip()

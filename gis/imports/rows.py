@@ -186,8 +186,7 @@ def parse(
 def _text(number: np.ndarray, bad: np.ndarray, *, whole: bool = False) -> np.ndarray:
     ok = ~np.isnan(number) & ~bad
     out = np.full(len(number), "", dtype=object)
-    shown = number[ok].astype(np.int64) if whole else number[ok]
-    out[ok] = shown.astype(str)
+    out[ok] = values.formatted(number[ok].astype(np.int64) if whole else number[ok])
     return out
 
 

@@ -24,8 +24,16 @@ def norm(text: str) -> str:
 
 def by_distinct(column: pd.Series, parse: Callable[[str], object]) -> pd.Series:
     """``parse`` applied once per distinct value of ``column``."""
-    distinct = pd.unique(column.to_numpy())
-    return column.map(dict(zip(distinct, map(parse, distinct), strict=True)))
+    codes, distinct = pd.factorize(column, use_na_sentinel=False)
+    parsed = np.empty(len(distinct), dtype=object)
+    parsed[:] = [parse(v) for v in distinct]
+    return pd.Series(parsed[codes], index=column.index)
+
+
+def formatted(numbers: np.ndarray) -> np.ndarray:
+    """Numbers (none NaN) as ``str`` writes them, formatted once per distinct value."""
+    distinct, inverse = np.unique(numbers, return_inverse=True)
+    return distinct.astype(str).astype(object)[inverse]
 
 
 def remap(column: pd.Series, table: dict[str, str]) -> pd.Series:
