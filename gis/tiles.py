@@ -106,8 +106,10 @@ _HEAD = """
     WITH tile AS (
         SELECT ST_TileEnvelope(:z, :x, :y) AS env,
                ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => :margin), {srid}) AS search
-    ), standing AS ({standing}
+    ), standing AS MATERIALIZED ({standing}
     )"""
+# (MATERIALIZED: referenced once, as in the live tile, the planner inlined it and evaluated the
+# rules once per asset instead of once per kind, batch and stage: 200 of 275 ms of a past z14.)
 
 # The features of a tile from ``cells`` (cx, cy, n, n_done ... n_none, mx, my: the tile's grid
 # cells, Web Mercator) and ``singles`` (assets with their state, ``merc`` in Web Mercator).
@@ -141,7 +143,9 @@ _SINGLE = "id, code, kind, stage, percent, status, village, county_adcode, obser
 
 # Every asset in the tile with its state on the day, counted on the grid (any day).
 _LIVE = """
-    , inside AS (
+    , inside AS MATERIALIZED (
+        -- each asset's state on the day looked up once (inlined, the planner joined the
+        -- standing table first and looked the state up once per candidate row: five times)
         SELECT a.id, a.code, a.kind, a.village, a.county_adcode, coalesce(a.batch, 0) AS batch_key,
                {stage} AS stage, {percent} AS percent, {observed} AS observed,
                ST_Transform(a.geom, 3857) AS merc
