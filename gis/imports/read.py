@@ -307,7 +307,7 @@ def _read_vector(path: Path, encoding: str | None, layer: str | None) -> Sheet:
     data = {str(c): _as_text(attributes[c]) for c in attributes.columns}
     table = pd.DataFrame(data, index=range(len(frame)))
     rows = np.arange(1, len(frame) + 1)  # a GIS attribute table numbers features from 1
-    if geometry is not None:
+    if geometry is not None and (shapely.get_coordinate_dimension(geometry) > 2).any():
         geometry = shapely.force_2d(geometry)
     return Sheet(table, rows, geometry, crs, notes, kind="vector")
 

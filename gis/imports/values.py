@@ -46,7 +46,9 @@ def remap(column: pd.Series, table: dict[str, str]) -> pd.Series:
 def numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Numbers (NaN where empty) and the rows that are not numbers. Full-width digits,
     thousands separators, a trailing % and degrees-minutes-seconds are read."""
-    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, copy=True)
+    codes, distinct = pd.factorize(column, use_na_sentinel=False)
+    parsed = pd.to_numeric(pd.Series(distinct), errors="coerce").to_numpy(dtype=float)
+    values = parsed[codes]
     retry = np.isnan(values) & (column.to_numpy() != "")
     if retry.any():
         again = by_distinct(column[retry], _number).to_numpy(dtype=float, copy=True)
