@@ -80,15 +80,22 @@ def event_rows(events: Columns, mask: np.ndarray, stage: bytes) -> np.ndarray:
 
 
 def _field(name: str, values: np.ndarray) -> Field:
-    """A column as binary COPY fields, NULL where ``DemoData`` has '', 0 or NaT for it."""
-    if name == "geom":
-        return _ewkb(values)
+    """A column as binary COPY fields, NULL where ``DemoData`` has '', 0 or NaT for it (and
+    where an amount is masked or a value already in binary form is None)."""
     if values.dtype == object:
         return _bytes(values)
+    if name == "geom":
+        return _ewkb(values)
     if values.dtype == TEXT:
         text, own = _utf8(values)
         size = own.sum(axis=1, dtype=np.int32)
         return text, np.where(size == 0, -1, size), own
+    if isinstance(values, np.ma.MaskedArray):  # amounts, NULL where masked
+        null = np.ma.getmaskarray(values)
+        digits = _numeric(values.filled(0.0))
+        width = digits.itemsize * digits.shape[1]
+        own = np.broadcast_to(~null[:, None], (len(null), width))
+        return digits, np.where(null, -1, width), own
     if values.dtype.kind == "f":
         return _numeric(values), None, None
     if values.dtype.kind == "M":
@@ -129,6 +136,11 @@ def _utf8_from_utf32(text: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarr
         utf8[..., i] = 0x80 | code >> 6 * np.maximum(size - 1 - i, 0) & 0x3F
         own[..., i] = size > i
     return utf8.reshape(len(text), -1), own.reshape(len(text), -1)
+
+
+def jsonb(text: np.ndarray) -> np.ndarray:
+    """JSON text as jsonb's binary form: its format's version (1), then the text."""
+    return np.strings.add(np.asarray("\x01", dtype=TEXT), np.asarray(text, dtype=TEXT))
 
 
 def _bytes(values: np.ndarray) -> Field:

@@ -100,7 +100,7 @@ def load_data(
     counts, events = dict.fromkeys(LAYERS, 0), 0
     with keys_dropped(conn, ["assets", "asset_events"]), tallied_at_end(conn):
         for part in parts:
-            _copy_assets(conn, part.assets)
+            copy_columns(conn, "assets", part.assets)
             _copy_events(conn, part.events)
             counts = {layer: counts[layer] + n for layer, n in part.counts().items()}
             events += len(part.events["id"])
@@ -211,16 +211,17 @@ def bulk_settings(conn: psycopg.Connection) -> Iterator[None]:
 _ROWS_PER_CHUNK = 50_000
 
 
-def _copy_assets(conn: psycopg.Connection, assets: Columns) -> None:
-    """COPY in binary format, in chunks. The queued writer sends each chunk from a thread of
-    its own, so PostgreSQL reads one chunk while numpy builds the next."""
+def copy_columns(conn: psycopg.Connection, table: str, columns: Columns) -> None:
+    """COPY ``columns`` (named as the table's) into ``table`` in binary format, in chunks. The
+    queued writer sends each chunk from a thread of its own, so PostgreSQL reads one chunk
+    while numpy builds the next."""
     cursor = conn.cursor()
-    sql = f"COPY assets ({', '.join(assets)}) FROM STDIN (FORMAT binary)"
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)"
     with cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
         copy.write(binary.SIGNATURE)
-        for start in range(0, len(assets["id"]), _ROWS_PER_CHUNK):
+        for start in range(0, len(next(iter(columns.values()))), _ROWS_PER_CHUNK):
             cut = slice(start, start + _ROWS_PER_CHUNK)
-            copy.write(binary.rows({name: v[cut] for name, v in assets.items()}).tobytes())
+            copy.write(binary.rows({name: v[cut] for name, v in columns.items()}).tobytes())
         copy.write(binary.TRAILER)
 
 

@@ -249,9 +249,12 @@ def import_inventory(
     _derive_names(values)
     values["n"] = np.arange(len(sheet.frame))
     good = ~problems.bad
-    load.stage(session, {k: v[good] for k, v in values.items()}, geometry[good])
-    matched = {r[0]: r for r in load.existing(session)}
-    load.keep_names(session, [n for n in matched if values["name_derived"][n]])
+    bulk = load.bulk_ready(session, int(good.sum()))
+    matched = {}  # in bulk, the table is empty: every row is new
+    if not bulk:
+        load.stage(session, {k: v[good] for k, v in values.items()}, geometry[good])
+        matched = {r[0]: r for r in load.existing(session)}
+        load.keep_names(session, [n for n in matched if values["name_derived"][n]])
     new = good & ~np.isin(values["n"], list(matched))
     _check_matches(matched, layer, options.mode, principal, values, problems, fields)
     _check_new(new & ~problems.bad, layer, values, geometry, principal, problems, summary)
@@ -267,6 +270,7 @@ def import_inventory(
         _write(
             session, summary, options=options, principal=principal, values=values,
             fields=fields, problems=problems, matched=matched, good=good,
+            geometry=geometry if bulk else None,
         )  # fmt: skip
     except psycopg.errors.UniqueViolation as exc:
         savepoint.rollback()
@@ -295,9 +299,23 @@ def _write(
     problems: Problems,
     matched: dict[int, tuple],
     good: np.ndarray,
+    geometry: np.ndarray | None,
 ) -> None:
-    """Progress reports and updates of the matched rows, then the new assets."""
+    """Progress reports and updates of the matched rows, then the new assets; with
+    ``geometry``, a bulk load: nothing was staged, the good rows are copied in."""
     observed = options.observed_at or dt.datetime.now(dt.UTC)
+    if geometry is not None:
+        rows = ~problems.bad
+        summary.created = load.copy_new(
+            session,
+            layer=summary.layer,
+            columns={k: v[rows] for k, v in values.items()},
+            geometry=geometry[rows],
+            observed_at=observed,
+            reporter=principal.user_id,
+        )
+        summary.skipped = int(problems.bad.sum())
+        return
     load.drop_rows(session, [int(n) for n in np.flatnonzero(good & problems.bad)])
     updating = [n for n in matched if not problems.bad[n]]
     if updating:

@@ -1,14 +1,15 @@
 """The database side of an import, set-based: the checked rows go into a staging table by one
 binary COPY, the checks that need the database are joins against it, and the assets are written
-from it by one INSERT and one UPDATE, inside the caller's transaction.
+from it by INSERTs and one UPDATE, inside the caller's transaction.
 
-A large import into an empty table is loaded as the demo is (gis/demo/copy.py): keys and indexes
-dropped and rebuilt once, the progress tallies computed once at the end.
+A large import into an empty table is loaded as the demo is (gis/demo/copy.py), without staging:
+the table locked (nothing to check the rows against), the rows copied straight into it, keys and
+indexes dropped and rebuilt once, the progress tallies and tile cells computed once at the end.
 """
 
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import numpy as np
 import psycopg
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gis.crs import STORAGE_SRID
 from gis.demo import binary
-from gis.demo.copy import bulk_settings, keys_dropped, recount, tallied_at_end
+from gis.demo.copy import bulk_settings, copy_columns, keys_dropped, recount, tallied_at_end
 from gis.demo.data import TEXT
 from gis.imports.columns import ASSET_FIELDS
 
@@ -66,14 +67,8 @@ def stage(session: Session, columns: dict[str, np.ndarray], geometry: np.ndarray
     data = {"n": columns["n"].astype(np.int64)}
     data |= {c: np.asarray(columns[c], dtype=TEXT) for c in STAGED}
     # As WKB (None for none: an update may keep the location); the column gives it its SRID.
-    data["wkb"] = shapely.to_wkb(geometry)
-    sql = f"COPY import_rows (n, {', '.join(STAGED)}, geom) FROM STDIN (FORMAT binary)"
-    with conn.cursor().copy(sql) as copy:
-        copy.write(binary.SIGNATURE)
-        for start in range(0, len(data["n"]), 50_000):
-            cut = slice(start, start + 50_000)
-            copy.write(binary.rows({k: v[cut] for k, v in data.items()}).tobytes())
-        copy.write(binary.TRAILER)
+    data["geom"] = shapely.to_wkb(geometry)
+    copy_columns(conn, "import_rows", data)
 
 
 def existing(session: Session) -> list[tuple[int, int, str, str, str, int, str]]:
@@ -133,48 +128,94 @@ def create(
     not 未开工 get their stage as a first event (as gis/assets.insert_asset does). Returns how
     many assets."""
     conn = _driver(session)
-    count = conn.execute(
-        "SELECT count(*) FROM import_rows WHERE NOT n = ANY(%(skip)s)", {"skip": skip}
-    ).fetchone()[0]
-    if not count:
-        return 0
-    bulk = count >= BULK_MIN and _empty_and_locked(conn)
     columns = list(STAGED)
-    with _bulk(conn) if bulk else nullcontext():
-        conn.execute(
-            f"""
-            INSERT INTO assets (layer, {", ".join(columns)}, stage_observed_at, geom)
-            SELECT %(layer)s, {", ".join(_value(c) for c in columns)},
-                   CASE WHEN coalesce(s.stage, 'not_started') <> 'not_started'
-                        THEN CAST(%(observed)s AS timestamptz) END,
-                   s.geom
-              FROM import_rows s
-             WHERE NOT s.n = ANY(%(skip)s)
-             ORDER BY s.county_adcode, s.n
-            """,
-            {"layer": layer, "observed": observed_at, "skip": skip},
-        )
-        # The assets just inserted: in a bulk load every asset (the table was empty and is
-        # locked), which saves joining them to the staged rows again.
-        created = (
-            "assets a"
-            if bulk
-            else "import_rows s JOIN assets a ON a.code = s.code AND NOT s.n = ANY(%(skip)s)"
-        )
-        conn.execute(
-            f"""
-            INSERT INTO asset_events (id, asset_id, stage, percent, observed_at, reporter_id,
-                                      note)
-            SELECT gen_random_uuid(), a.id, a.stage, a.percent, %(observed)s, %(reporter)s,
-                   %(note)s
-              FROM {created}
-             WHERE a.stage <> 'not_started'
-            """,
-            {"observed": observed_at, "reporter": reporter, "note": INITIAL_NOTE, "skip": skip},
-        )
-    if bulk:
-        recount(conn)
-    return count
+    created = conn.execute(
+        f"""
+        INSERT INTO assets (layer, {", ".join(columns)}, stage_observed_at, geom)
+        SELECT %(layer)s, {", ".join(_value(c) for c in columns)},
+               CASE WHEN coalesce(s.stage, 'not_started') <> 'not_started'
+                    THEN CAST(%(observed)s AS timestamptz) END,
+               s.geom
+          FROM import_rows s
+         WHERE NOT s.n = ANY(%(skip)s)
+         ORDER BY s.county_adcode, s.n
+        """,
+        {"layer": layer, "observed": observed_at, "skip": skip},
+    ).rowcount
+    _first_events(
+        conn,
+        "import_rows s JOIN assets a ON a.code = s.code AND NOT s.n = ANY(%(skip)s)",
+        {"observed": observed_at, "reporter": reporter, "skip": skip},
+    )
+    return created
+
+
+def _first_events(conn: psycopg.Connection, created: str, params: dict) -> None:
+    """The first event of each asset of ``created`` (SQL naming them ``a``) not 未开工."""
+    conn.execute(
+        f"""
+        INSERT INTO asset_events (id, asset_id, stage, percent, observed_at, reporter_id, note)
+        SELECT gen_random_uuid(), a.id, a.stage, a.percent, %(observed)s, %(reporter)s,
+               %(note)s
+          FROM {created}
+         WHERE a.stage <> 'not_started'
+        """,
+        {**params, "note": INITIAL_NOTE},
+    )
+
+
+def bulk_ready(session: Session, rows: int) -> bool:
+    """Whether ``rows`` new assets are a bulk load: at least BULK_MIN into an empty table. If so
+    the table stays locked until the transaction ends, so that it is still empty when they are
+    written (nothing to check them against) and nobody sees it meanwhile."""
+    return rows >= BULK_MIN and _empty_and_locked(_driver(session))
+
+
+def copy_new(
+    session: Session,
+    *,
+    layer: str,
+    columns: dict[str, np.ndarray],
+    geometry: np.ndarray,
+    observed_at: dt.datetime,
+    reporter: int | None,
+) -> int:
+    """COPY checked rows (``columns``: ``n`` and STAGED, text with '' for NULL) as assets of
+    ``layer`` into the table ``bulk_ready`` locked, as the demo is loaded: in county order, keys
+    and indexes rebuilt once, tallies and tile cells counted at the end; those not 未开工 get
+    their first event as ``create`` gives it. No staging table: the INSERT's casts and defaults
+    are done in numpy. Returns how many."""
+    conn = _driver(session)
+    order = np.lexsort((columns["n"], np.asarray(columns["county_adcode"], dtype=TEXT)))
+    data = {"layer": np.full(len(order), layer, dtype=TEXT)}
+    data |= {c: _typed(c, np.asarray(columns[c], dtype=object)[order]) for c in STAGED}
+    observed = np.datetime64(observed_at.astimezone(dt.UTC).replace(tzinfo=None), "us")
+    data["stage_observed_at"] = np.where(
+        data["stage"] != "not_started", observed, np.datetime64("NaT", "us")
+    )
+    data["geom"] = shapely.to_wkb(geometry[order])
+    with _bulk(conn):
+        copy_columns(conn, "assets", data)
+        # Every asset is new: the table was empty and is locked.
+        _first_events(conn, "assets a", {"observed": observed_at, "reporter": reporter})
+    recount(conn)
+    return len(order)
+
+
+def _typed(column: str, text: np.ndarray) -> np.ndarray:
+    """A staged column as gis.demo.binary writes its type: ``_value``'s casts and defaults."""
+    if column in _DEFAULTS:
+        text = np.where(text == "", _DEFAULTS[column].strip("'"), text)
+    cast = _CASTS.get(column)
+    if cast == "smallint":  # 0 is NULL for batch and households (binary.ZERO_IS_NULL)
+        return np.where(text == "", "0", text).astype(np.int16)
+    if cast == "numeric":  # masked: NULL
+        return np.ma.masked_array(np.where(text == "", "0", text).astype(float), text == "")
+    if cast == "boolean":
+        return text == "true"
+    if cast == "jsonb":
+        return binary.jsonb(text)
+    return np.asarray(text, dtype=TEXT)
 
 
 def _empty_and_locked(conn: psycopg.Connection) -> bool:
