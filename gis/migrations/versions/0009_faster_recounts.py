@@ -1,0 +1,135 @@
+"""Faster recounts of the progress tallies and the tile cells, for bulk loads (the demo, a large
+import into an empty table), which turn the triggers off and call them once at the end.
+
+``tally_rebuild()`` sums the steps of every asset in the statement itself instead of reading
+them from ``asset_steps(NULL, ...)``, whose PL/pgSQL ``RETURN QUERY`` wrote them all to a
+tuplestore first (three rows per house): 1.22 -> 0.95 s for 200,000 houses. The steps are those
+of migration 0005 for every asset, counting the events as they count now.
+
+``tile_cells_rebuild()`` sums each coarser level from the next finer one (18 -> 17 -> 15 -> 13
+-> 10) instead of every coarser level from the finest: far fewer rows to group, the same cells
+(they nest exactly, migration 0006): 2.0 -> 1.6 s for 200,000 houses.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-28
+"""
+
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+# Written out, not imported: what this migration builds must not change with later code.
+UPGRADE = r"""
+CREATE OR REPLACE FUNCTION tally_rebuild() RETURNS void LANGUAGE sql AS $$
+    DELETE FROM progress_tallies;
+    INSERT INTO progress_tallies
+    WITH counted AS (
+        SELECT e.asset_id, e.stage,
+               CAST(e.observed_at AT TIME ZONE 'Asia/Shanghai' AS date) AS day,
+               lag(e.stage, 1, 'not_started') OVER (
+                   PARTITION BY e.asset_id ORDER BY e.observed_at, e.received_at, e.id
+               ) AS before
+          FROM asset_events e LEFT JOIN report_reviews r ON r.event_id = e.id
+         WHERE event_counts(e.flags, r.decision)
+    ), steps AS (
+        SELECT a.id AS asset_id, CAST('-infinity' AS date) AS day,
+               'not_started' AS stage, 1 AS step
+          FROM assets a
+        UNION ALL
+        SELECT c.asset_id, c.day, c.before, -1 FROM counted c WHERE c.before <> c.stage
+        UNION ALL
+        SELECT c.asset_id, c.day, c.stage, 1 FROM counted c WHERE c.before <> c.stage
+    ), weighted AS (
+        SELECT a.layer, CAST(a.county_adcode AS text) AS county_adcode, a.kind, a.batch,
+               tally_households(a.layer, a.households) AS households, tally_km(a.geom) AS km,
+               coalesce(a.planned_investment_wan, 0) AS investment_wan, s.day, s.stage, s.step
+          FROM steps s JOIN assets a ON a.id = s.asset_id
+    )
+    SELECT s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day, sum(s.step),
+           sum(s.step * s.households), sum(s.step * s.km), sum(s.step * s.investment_wan)
+      FROM weighted s
+     GROUP BY s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day
+    HAVING sum(s.step) <> 0 OR sum(s.step * s.households) <> 0 OR sum(s.step * s.km) <> 0
+        OR sum(s.step * s.investment_wan) <> 0;
+$$;
+
+-- Recompute every cell from the assets: the finest level from them, each coarser level from
+-- the one finer than it (cells nest exactly).
+CREATE OR REPLACE FUNCTION tile_cells_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    levels integer[] := ARRAY(SELECT l FROM unnest(tile_cell_levels()) l ORDER BY l DESC);
+BEGIN
+    DELETE FROM tile_cells;
+    INSERT INTO tile_cells
+    SELECT a.layer, c.level, c.cx, c.cy, a.county_adcode, a.kind, coalesce(a.batch, 0),
+           a.stage, count(*), sum(c.x), sum(c.y), sum(a.id)
+      FROM assets a CROSS JOIN LATERAL tile_cells_of(a.geom) c
+     WHERE c.level = levels[1]
+     GROUP BY a.layer, c.level, c.cx, c.cy, a.county_adcode, a.kind, coalesce(a.batch, 0),
+              a.stage;
+    FOR i IN 2 .. cardinality(levels) LOOP
+        INSERT INTO tile_cells
+        SELECT t.layer, levels[i], t.cx >> (levels[i - 1] - levels[i]),
+               t.cy >> (levels[i - 1] - levels[i]), t.county_adcode, t.kind, t.batch_key,
+               t.stage, sum(t.n), sum(t.sum_x), sum(t.sum_y), sum(t.sum_id)
+          FROM tile_cells t
+         WHERE t.level = levels[i - 1]
+         GROUP BY t.layer, t.cx >> (levels[i - 1] - levels[i]),
+                  t.cy >> (levels[i - 1] - levels[i]), t.county_adcode, t.kind, t.batch_key,
+                  t.stage;
+    END LOOP;
+    -- without statistics the planner reads a tile's rows by cy alone (tens of times more)
+    ANALYZE tile_cells;
+END $$;
+"""
+
+# The definitions of migrations 0005 and 0006.
+DOWNGRADE = r"""
+CREATE OR REPLACE FUNCTION tally_rebuild() RETURNS void LANGUAGE sql AS $$
+    DELETE FROM progress_tallies;
+    INSERT INTO progress_tallies
+    SELECT s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day, sum(s.step),
+           sum(s.step * s.households), sum(s.step * s.km), sum(s.step * s.investment_wan)
+      FROM asset_steps(NULL, '{}', '{}') s
+     GROUP BY s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day
+    HAVING sum(s.step) <> 0 OR sum(s.step * s.households) <> 0 OR sum(s.step * s.km) <> 0
+        OR sum(s.step * s.investment_wan) <> 0;
+$$;
+
+DROP FUNCTION tile_cells_rebuild();
+CREATE FUNCTION tile_cells_rebuild() RETURNS void LANGUAGE sql AS $$
+    DELETE FROM tile_cells;
+    INSERT INTO tile_cells
+    WITH finest AS MATERIALIZED (
+        SELECT a.layer, c.level, c.cx, c.cy, a.county_adcode, a.kind,
+               coalesce(a.batch, 0) AS batch_key, a.stage, count(*) AS n, sum(c.x) AS sum_x,
+               sum(c.y) AS sum_y, sum(a.id) AS sum_id
+          FROM assets a CROSS JOIN LATERAL tile_cells_of(a.geom) c
+         WHERE c.level = (SELECT max(l) FROM unnest(tile_cell_levels()) l)
+         GROUP BY a.layer, c.level, c.cx, c.cy, a.county_adcode, a.kind, coalesce(a.batch, 0),
+                  a.stage
+    )
+    SELECT * FROM finest
+    UNION ALL
+    SELECT f.layer, l, f.cx >> (f.level - l), f.cy >> (f.level - l), f.county_adcode, f.kind,
+           f.batch_key, f.stage, sum(f.n), sum(f.sum_x), sum(f.sum_y), sum(f.sum_id)
+      FROM finest f CROSS JOIN unnest(tile_cell_levels()) l
+     WHERE l < f.level
+     GROUP BY f.layer, l, f.cx >> (f.level - l), f.cy >> (f.level - l), f.county_adcode, f.kind,
+              f.batch_key, f.stage;
+    -- without statistics the planner reads a tile's rows by cy alone (tens of times more)
+    ANALYZE tile_cells;
+$$;
+"""
+
+
+def upgrade() -> None:
+    op.execute(UPGRADE)
+
+
+def downgrade() -> None:
+    op.execute(DOWNGRADE)
