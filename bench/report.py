@@ -397,8 +397,9 @@ def _tiles(g: dict[str, Any]) -> list[str]:
     if "tiles" not in g:
         return []
     lines = [
-        "Vector tiles of houses, the densest z14 and z10 tile of the database; tipg (the peer) "
-        "asked for the same tiles of the same table (`layer=houses`).",
+        "Vector tiles of houses, the densest z14 and z10 tile of the database, as of today and "
+        "of an earlier day; tipg (the peer) asked for the same tiles of the same table "
+        "(`layer=houses`; it has no notion of a day).",
         "",
         "| tile | server | median ms | p95 ms | min–max ms | size | features | assets "
         "represented |",
@@ -409,9 +410,10 @@ def _tiles(g: dict[str, Any]) -> list[str]:
         rows = [("ours", ours)]
         if name in g.get("tipg_tiles", {}):
             rows.append(("tipg", g["tipg_tiles"][name]))
+        when = f" as of {ours['as_of']}" if ours.get("as_of") else ""
         for label, t in rows:
             lines.append(
-                f"| {z}/{x}/{y} | {label} | {num(t['median_ms'], 1)} | {num(t['p95_ms'], 1)} "
+                f"| {z}/{x}/{y}{when} | {label} | {num(t['median_ms'], 1)} | {num(t['p95_ms'], 1)} "
                 f"| {num(t['min_ms'], 1)}–{num(t['max_ms'], 1)} | {t['bytes'] / 1000:,.0f} KB "
                 f"| {t['features']:,} | {t['assets']:,} |"
             )

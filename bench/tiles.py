@@ -96,14 +96,17 @@ async def measure(
     runs: int,
     *,
     layer: str = "houses",
+    as_of: str | None = None,
 ) -> dict[str, Any]:
     """Per named tile (z, x, y): median, p95, min and max in ms over ``runs`` GETs, the size
-    in bytes and the assets represented."""
+    in bytes and the assets represented; as of today, or of the day ``as_of`` (YYYY-MM-DD,
+    named ``name@as_of``)."""
     results = {}
     for name, (z, x, y) in tiles.items():
-        url = f"{base}/tiles/{layer}/{z}/{x}/{y}.pbf"
+        url = f"{base}/tiles/{layer}/{z}/{x}/{y}.pbf" + (f"?as_of={as_of}" if as_of else "")
         body, timing = await _timed(http, url, headers, runs)
-        results[name] = {"tile": [z, x, y], **timing, **describe(body)}
+        key = f"{name}@{as_of}" if as_of else name
+        results[key] = {"tile": [z, x, y], "as_of": as_of, **timing, **describe(body)}
     return results
 
 
