@@ -1,15 +1,17 @@
-"""A faster recount of the tile cells, for bulk loads (the demo, a large import into an empty
-table), which turn the triggers off and call it once at the end.
+"""Faster recounts of the progress tallies and the tile cells, for bulk loads (the demo, a large
+import into an empty table), which turn the triggers off and call them once at the end.
+
+``tally_rebuild()`` sums each asset's start in 未开工 straight from ``assets`` (grouped by
+county and group) and joins only the counting events to their assets for the other steps,
+instead of reading every step, starts included, from ``asset_steps(NULL, ...)`` (whose
+``RETURN QUERY`` wrote three rows per house to a tuplestore before they were joined and
+grouped): 8.8 -> 4.7 s for a million houses, the same tallies. The steps are those of migration
+0005, counting the events as they count now.
 
 ``tile_cells_rebuild()`` sums each coarser level from the next finer one (18 -> 17 -> 15 -> 13
 -> 10) instead of every coarser level from the finest: far fewer rows to group, the same cells
 (they nest exactly, migration 0006): 2.0 -> 1.6 s for 200,000 houses, 7.0 -> 5.9 s for a
 million.
-
-``tally_rebuild()`` is left as it is: summing the steps in its own statement instead of through
-``asset_steps`` was faster for 200,000 houses but slower for a million (the planner, expecting
-millions of groups where there are a few hundred, sorted three million steps on disk instead
-of hashing them).
 
 Revision ID: 0009
 Revises: 0008
@@ -25,6 +27,44 @@ depends_on = None
 
 # Written out, not imported: what this migration builds must not change with later code.
 UPGRADE = r"""
+-- Every tally from the assets and their counting events: each asset's start in 未开工 summed
+-- per group, then for each counting report that changes the stage -1 in the stage before it
+-- and +1 in its own, on its day (China time), with its asset's group and weights.
+CREATE OR REPLACE FUNCTION tally_rebuild() RETURNS void LANGUAGE sql AS $$
+    DELETE FROM progress_tallies;
+    INSERT INTO progress_tallies
+    WITH counted AS (
+        SELECT e.asset_id, e.stage,
+               CAST(e.observed_at AT TIME ZONE 'Asia/Shanghai' AS date) AS day,
+               lag(e.stage, 1, 'not_started') OVER (
+                   PARTITION BY e.asset_id ORDER BY e.observed_at, e.received_at, e.id
+               ) AS before
+          FROM asset_events e LEFT JOIN report_reviews r ON r.event_id = e.id
+         WHERE event_counts(e.flags, r.decision)
+    ), steps AS (
+        SELECT a.layer, CAST(a.county_adcode AS text) AS county_adcode, a.kind, a.batch,
+               'not_started' AS stage, CAST('-infinity' AS date) AS day, count(*) AS assets,
+               sum(tally_households(a.layer, a.households)) AS households,
+               sum(tally_km(a.geom)) AS km,
+               sum(coalesce(a.planned_investment_wan, 0)) AS investment_wan
+          FROM assets a
+         GROUP BY a.layer, a.county_adcode, a.kind, a.batch
+        UNION ALL
+        SELECT a.layer, CAST(a.county_adcode AS text), a.kind, a.batch, m.stage, c.day,
+               sum(m.step), sum(m.step * tally_households(a.layer, a.households)),
+               sum(m.step * tally_km(a.geom)),
+               sum(m.step * coalesce(a.planned_investment_wan, 0))
+          FROM counted c JOIN assets a ON a.id = c.asset_id
+         CROSS JOIN LATERAL (VALUES (c.before, -1), (c.stage, 1)) m(stage, step)
+         WHERE c.before <> c.stage
+         GROUP BY a.layer, a.county_adcode, a.kind, a.batch, m.stage, c.day
+    )
+    SELECT layer, county_adcode, kind, batch, stage, day, sum(assets), sum(households),
+           sum(km), sum(investment_wan)
+      FROM steps
+     GROUP BY layer, county_adcode, kind, batch, stage, day
+    HAVING sum(assets) <> 0 OR sum(households) <> 0 OR sum(km) <> 0 OR sum(investment_wan) <> 0;
+$$;
 -- Recompute every cell from the assets: the finest level from them, each coarser level from
 -- the one finer than it (cells nest exactly).
 CREATE OR REPLACE FUNCTION tile_cells_rebuild() RETURNS void LANGUAGE plpgsql AS $$
@@ -55,8 +95,19 @@ BEGIN
 END $$;
 """
 
-# The definition of migration 0006.
+# The definitions of migrations 0005 and 0006.
 DOWNGRADE = r"""
+CREATE OR REPLACE FUNCTION tally_rebuild() RETURNS void LANGUAGE sql AS $$
+    DELETE FROM progress_tallies;
+    INSERT INTO progress_tallies
+    SELECT s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day, sum(s.step),
+           sum(s.step * s.households), sum(s.step * s.km), sum(s.step * s.investment_wan)
+      FROM asset_steps(NULL, '{}', '{}') s
+     GROUP BY s.layer, s.county_adcode, s.kind, s.batch, s.stage, s.day
+    HAVING sum(s.step) <> 0 OR sum(s.step * s.households) <> 0 OR sum(s.step * s.km) <> 0
+        OR sum(s.step * s.investment_wan) <> 0;
+$$;
+
 DROP FUNCTION tile_cells_rebuild();
 CREATE FUNCTION tile_cells_rebuild() RETURNS void LANGUAGE sql AS $$
     DELETE FROM tile_cells;
