@@ -89,14 +89,7 @@ def load_data(
             "empty one. Use a fresh database, or --replace (deletes every asset and its history).",
         )
     if existing:
-        # asset_events is append-only and its trigger rejects TRUNCATE. Replacing the demo is
-        # the one sanctioned exception, so the trigger is off for this statement only, inside
-        # the transaction (if anything fails, it is back on).
-        for table, trigger in _TRUNCATE_GUARDS:
-            conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
-        conn.execute("TRUNCATE asset_events, assets CASCADE")
-        for table, trigger in _TRUNCATE_GUARDS:
-            conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+        truncate_assets(conn)
     counts, events = dict.fromkeys(LAYERS, 0), 0
     with keys_dropped(conn, ["assets", "asset_events"]), tallied_at_end(conn):
         for part in parts:
@@ -111,6 +104,19 @@ def load_data(
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
     )
     return DemoReport(counts, events, time.perf_counter() - started)
+
+
+def truncate_assets(conn: psycopg.Connection) -> None:
+    """Empty the assets and their history. asset_events is append-only and its trigger rejects
+    TRUNCATE: replacing the demo and a bulk import into empty tables are the sanctioned
+    exceptions, so the guards are off for this statement only, inside the transaction (if
+    anything fails, they are back on). With wal_level = minimal (gis/localdb.py), what is then
+    loaded into the emptied tables in the same transaction is not written to the WAL."""
+    for table, trigger in _TRUNCATE_GUARDS:
+        conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+    conn.execute("TRUNCATE asset_events, assets CASCADE")
+    for table, trigger in _TRUNCATE_GUARDS:
+        conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
 
 
 def _prefetched(parts: Iterator[DemoData]) -> Iterator[DemoData]:
@@ -184,6 +190,8 @@ def recount(conn: psycopg.Connection) -> None:
     The loaded tables are analyzed first: planned as the few rows they held before the load,
     the recounts took half as long again."""
     conn.execute("ANALYZE assets, asset_events")
+    # Emptied in the transaction, they are written without WAL (see truncate_assets).
+    conn.execute("TRUNCATE progress_tallies, tile_cells")
     with bulk_settings(conn), keys_dropped(conn, ["tile_cells"]):
         conn.execute("SELECT tally_rebuild(), tile_cells_rebuild()")
 

@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 
 from gis.crs import STORAGE_SRID
 from gis.demo import binary
-from gis.demo.copy import bulk_settings, copy_columns, keys_dropped, recount, tallied_at_end
+from gis.demo.copy import (
+    bulk_settings,
+    copy_columns,
+    keys_dropped,
+    recount,
+    tallied_at_end,
+    truncate_assets,
+)
 from gis.demo.data import TEXT
 from gis.imports.columns import ASSET_FIELDS
 
@@ -194,6 +201,8 @@ def copy_new(
         data["stage"] != "not_started", observed, np.datetime64("NaT", "us")
     )
     data["geom"] = shapely.to_wkb(geometry[order])
+    # Emptied (they are empty already) so that they are loaded without WAL (truncate_assets).
+    truncate_assets(conn)
     with _bulk(conn):
         copy_columns(conn, "assets", data)
         # Every asset is new: the table was empty and is locked.
