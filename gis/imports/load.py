@@ -201,7 +201,9 @@ def copy_new(
         data["stage"] != "not_started", observed, np.datetime64("NaT", "us")
     )
     data["geom"] = shapely.to_wkb(geometry[order])
-    # Emptied (they are empty already) so that they are loaded without WAL (truncate_assets).
+    # Emptied so that they are loaded without WAL (truncate_assets). They are empty already, and
+    # so are the tables its CASCADE reaches (event_photos, report_reviews): their references to
+    # asset_events, and those of asset_events to assets, are NOT NULL.
     truncate_assets(conn)
     with _bulk(conn):
         copy_columns(conn, "assets", data)
