@@ -219,12 +219,17 @@ def bulk_settings(conn: psycopg.Connection) -> Iterator[None]:
 _ROWS_PER_CHUNK = 50_000
 
 
-def copy_columns(conn: psycopg.Connection, table: str, columns: Columns) -> None:
+def copy_columns(
+    conn: psycopg.Connection, table: str, columns: Columns, *, freeze: bool = False
+) -> None:
     """COPY ``columns`` (named as the table's) into ``table`` in binary format, in chunks. The
     queued writer sends each chunk from a thread of its own, so PostgreSQL reads one chunk
-    while numpy builds the next."""
+    while numpy builds the next. ``freeze`` (for a table emptied by TRUNCATE in the same
+    subtransaction): the rows are written frozen, so the statements that read them next do not
+    rewrite every page to set their hint bits."""
     cursor = conn.cursor()
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)"
+    options = "FORMAT binary, FREEZE" if freeze else "FORMAT binary"
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN ({options})"
     with cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
         copy.write(binary.SIGNATURE)
         for start in range(0, len(next(iter(columns.values()))), _ROWS_PER_CHUNK):

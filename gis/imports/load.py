@@ -206,7 +206,7 @@ def copy_new(
     # asset_events, and those of asset_events to assets, are NOT NULL.
     truncate_assets(conn)
     with _bulk(conn):
-        copy_columns(conn, "assets", data)
+        copy_columns(conn, "assets", data, freeze=True)
         # Every asset is new: the table was empty and is locked.
         _first_events(conn, "assets a", {"observed": observed_at, "reporter": reporter})
     recount(conn)
