@@ -145,6 +145,15 @@ _FEATURES = """
     SELECT ST_AsMVT(f, :layer, {extent}, 'geom', 'fid') FROM features f WHERE f.geom IS NOT NULL
 """
 
+# Assets ``a`` with their state on the day (``_AS_OF``), as rows of ``singles``'s columns and
+# their batch key.
+_ASSETS_AS_OF = f"""
+        SELECT a.id, a.code, a.kind, a.village, a.county_adcode, coalesce(a.batch, 0) AS batch_key,
+               {_AS_OF.stage} AS stage, {_AS_OF.percent} AS percent,
+               {_AS_OF.observed} AS observed, ST_Transform(a.geom, 3857) AS merc
+          FROM assets a
+          {_AS_OF.join}"""
+
 # The columns of a single asset in ``singles``.
 _SINGLE = "id, code, kind, stage, percent, status, village, county_adcode, observed, due_on, merc"
 
@@ -153,11 +162,7 @@ _LIVE = """
     , inside AS MATERIALIZED (
         -- each asset's state on the day looked up once (inlined, the planner joined the
         -- standing table first and looked the state up once per candidate row: five times)
-        SELECT a.id, a.code, a.kind, a.village, a.county_adcode, coalesce(a.batch, 0) AS batch_key,
-               {stage} AS stage, {percent} AS percent, {observed} AS observed,
-               ST_Transform(a.geom, 3857) AS merc
-          FROM assets a
-          {join}
+{assets}
          CROSS JOIN tile
          WHERE a.layer = :layer AND a.geom && tile.search AND {scope}
     ), rated AS (
@@ -286,12 +291,7 @@ _PAST_SINGLES = """
         SELECT i.id, i.code, i.kind, i.stage, i.percent, s.status, i.village, i.county_adcode,
                i.observed, s.due_on, i.merc
           FROM cells c
-         CROSS JOIN LATERAL (
-            SELECT a.id, a.code, a.kind, a.village, a.county_adcode,
-                   coalesce(a.batch, 0) AS batch_key, {stage} AS stage, {percent} AS percent,
-                   {observed} AS observed, ST_Transform(a.geom, 3857) AS merc
-              FROM assets a
-              {join}
+         CROSS JOIN LATERAL ({assets}
              WHERE a.id = c.sum_id) i
           JOIN standing s ON s.kind = i.kind AND s.batch_key = i.batch_key AND s.stage = i.stage
          WHERE c.n = 1"""
@@ -398,13 +398,12 @@ def tile_sql(
         lines_sql = _CURRENT_LINES.format(current=_CURRENT, scope=cells_scope, filters=filters)
         line_cells = _LINE_CELLS.format(scope=cells_scope, filters=filters)
         rows = _CELL_ROWS.format(scope=cells_scope)
-        as_of = {"stage": _AS_OF.stage, "join": _AS_OF.join}
         body = _STORED.format(
             rows=_MOVED_ROWS.format(cells=rows) if past else rows,
             cell_filters=cell_filters or "true",
             status_filter=_FILTERS["status"] if status else "true",
             singles=(
-                _PAST_SINGLES.format(percent=_AS_OF.percent, observed=_AS_OF.observed, **as_of)
+                _PAST_SINGLES.format(assets=_ASSETS_AS_OF)
                 if past
                 else _CURRENT_SINGLES.format(current=_CURRENT)
             ),
@@ -412,13 +411,10 @@ def tile_sql(
             line_cells=line_cells if lines and lines_clustered else "",
         )
         if past:
-            body = _MOVED.format(scope=SCOPE, **as_of) + body
+            body = _MOVED.format(scope=SCOPE, stage=_AS_OF.stage, join=_AS_OF.join) + body
     else:
         body = _LIVE.format(
-            stage=_AS_OF.stage,
-            percent=_AS_OF.percent,
-            observed=_AS_OF.observed,
-            join=_AS_OF.join,
+            assets=_ASSETS_AS_OF,
             scope=SCOPE,
             filters=filters,
             single=_SINGLE,
