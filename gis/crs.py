@@ -33,6 +33,8 @@ STORAGE_SRID = 4326
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 REPORTER_CRS: tuple[str, ...] = ("EPSG:4326", "EPSG:4490", "GCJ-02")
+# Coordinates stored as they are: WGS 84 itself, and CGCS2000, centimetres from it.
+AS_STORED: tuple[str, ...] = ("EPSG:4326", "EPSG:4490")
 
 _ALIASES = {
     "EPSG:4326": (
@@ -277,7 +279,7 @@ def xy_to_storage(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, n
             lon[i], lat[i] = inverse(lon[i], lat[i])
         lon[~inside], lat[~inside] = np.nan, np.nan
         return lon, lat
-    if crs in ("EPSG:4326", "EPSG:4490"):  # centimetres apart, as for phones above
+    if crs in AS_STORED:  # centimetres apart, as for phones above
         return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     transformer = Transformer.from_crs(crs, STORAGE_SRID, always_xy=True)
     return transformer.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))

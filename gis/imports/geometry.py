@@ -236,6 +236,9 @@ def _to_storage(geoms: np.ndarray, code: str) -> np.ndarray:
     out = np.full(len(geoms), None, dtype=object)
     if not present.any():
         return out
+    if code in crs_.AS_STORED:
+        out[present] = geoms[present]
+        return out
 
     def convert(coords: np.ndarray) -> np.ndarray:
         lon, lat = crs_.xy_to_storage(coords[:, 0], coords[:, 1], code)

@@ -2,6 +2,7 @@
 its county refused with where it does lie, and the hint that a GCJ-02 reading would put it in."""
 
 import numpy as np
+import pandas as pd
 import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -50,8 +51,10 @@ def derive_and_check(
     derived = int((fill & (county != "")).sum())
     inside = np.zeros(len(geometry), dtype=bool)
     check = located & (county != "") & (county != "?")
-    for adcode in np.unique(county[check]):
-        rows = check & (county == adcode)
+    checked = np.flatnonzero(check)
+    codes, adcodes = pd.factorize(county[checked])
+    for code, adcode in enumerate(adcodes):
+        rows = checked[codes == code]
         polygon = counties.polygons[np.flatnonzero(counties.adcodes == adcode)[0]]
         inside[rows] = shapely.covers(polygon, geometry[rows])
     outside = located & ~inside & (county != "?")
