@@ -54,6 +54,8 @@ def parse(
         return values.remap(column, mapping.values.get(name, {}))
 
     def report(bad: np.ndarray, name: str, zh: str, en: str) -> None:
+        if not bad.any():  # the column's values are copied out only for a problem to name
+            return
         header = by_field[name].header
         problems.add(bad, field=name, column=header, values=frame[header].to_numpy(), zh=zh, en=en)
 
