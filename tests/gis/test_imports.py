@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gis.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gis.errors import InvalidInput
-from gis.imports import ImportOptions, ImportRejected, import_inventory
+from gis.imports import ImportOptions, ImportRejected, import_inventory, load
 from gis.imports.report import PROBLEM_HEADER, write_report
 
 IN_WEIHUI = (114.07, 35.40)
@@ -689,3 +689,69 @@ def test_round_trip_through_the_layer_export(session: Session, tmp_path: Path) -
         )
     ).all()
     assert after == before
+
+
+_BULK_HEADER = (
+    "编号,工程类别,县区,工程名称,村,经度,纬度,计划投资(万元),到位资金,安置户数,是否脱贫地区,"
+    "形象进度,完成百分比,户数,备注\n"
+)
+_STORED = """
+    SELECT a.code, a.layer, a.kind, a.county_adcode, a.name, a.town, a.village, a.batch,
+           a.households, a.planned_investment_wan, a.funds_secured_wan,
+           a.poverty_alleviated_area, a.worst_hit_area, a.householder_name, a.stage, a.percent,
+           a.stage_observed_at, a.version, a.extra, a.extra_personal, ST_AsEWKB(a.geom),
+           e.stage, e.percent, e.observed_at, e.reporter_id, e.note
+      FROM assets a LEFT JOIN asset_events e ON e.asset_id = a.id
+     ORDER BY a.id
+"""
+
+# The tile cells with the ids summed as from 1: a rolled-back import keeps the ids it took.
+_CELLS = """
+    SELECT c.layer, c.level, c.cx, c.cy, c.county_adcode, c.kind, c.batch_key, c.stage, c.n,
+           c.sum_x, c.sum_y, c.sum_id - c.n * (SELECT min(id) - 1 FROM assets)
+      FROM tile_cells c ORDER BY 1, 2, 3, 4, 5, 6, 7, 8
+"""
+
+
+def test_a_bulk_load_stores_what_the_staging_table_stores(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From load.BULK_MIN new rows into an empty table the rows are copied straight in
+    (load.copy_new: casts and defaults in numpy, COPY FREEZE, keys rebuilt, recounts): the same
+    assets in the same order, with the same first events, tallies and tile cells, as when they
+    are staged and inserted. Empty amounts, counts, flags, stages and extras included."""
+    kinds = ["一般损坏", "倒塌", "集中安置"]
+    stages = ["", "已开工", "竣工", "前期完成"]
+    rows = [
+        f"FW-410781-7{n:04d},{kinds[n % 3]},{'卫辉市' if n % 4 else ''},"
+        f"{'' if n % 5 == 0 else f'住房{n}'},甲村,{114.07 + n * 1e-5:.5f},35.40,"
+        f"{'' if n % 7 == 0 else f'{n / 3:.2f}'},{'' if n % 2 else '1.5'},"
+        f"{n % 9 + 1 if n % 3 == 2 else ''},{'是' if n % 6 == 0 else ''},{stages[n % 4]},"
+        f"{'30' if n % 4 == 1 else ''},{n % 4 or ''},{'说明' if n % 8 == 0 else ''}\n"
+        for n in range(60)
+    ]
+    path = tmp_path / "bulk.csv"
+    path.write_text(_BULK_HEADER + "".join(rows), encoding="utf-8")
+    copied = []
+    original = load.copy_new
+    monkeypatch.setattr(load, "copy_new", lambda *a, **k: copied.append(1) or original(*a, **k))
+    observed = dt.datetime(2026, 5, 1, 8, tzinfo=dt.UTC)
+    stored = []
+    for bulk_min in (10**9, 50):
+        monkeypatch.setattr(load, "BULK_MIN", bulk_min)
+        savepoint = session.begin_nested()
+        assert _count(session) == 0  # an empty table: the bulk path's condition
+        summary = _import(session, path, observed_at=observed)
+        assert summary.created == 60, summary.text()
+        stored.append(
+            [
+                session.execute(text(_STORED)).all(),
+                session.execute(text("SELECT t::text FROM progress_tallies t ORDER BY 1")).all(),
+                session.execute(text(_CELLS)).all(),
+            ]
+        )
+        savepoint.rollback()
+    assert copied == [1]  # the second import only
+    assert stored[0] == stored[1]
+    stages = {r[14] for r in stored[0][0]}
+    assert stages == {"not_started", "started", "completed", "preparatory_done"}
