@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
+import pandas as pd
 import psycopg
 import shapely
 from sqlalchemy.orm import Session
@@ -193,7 +194,8 @@ def copy_new(
     their first event as ``create`` gives it. No staging table: the INSERT's casts and defaults
     are done in numpy. Returns how many."""
     conn = _driver(session)
-    order = np.lexsort((columns["n"], np.asarray(columns["county_adcode"], dtype=TEXT)))
+    counties, _ = pd.factorize(columns["county_adcode"], sort=True)  # numbered in code order
+    order = np.lexsort((columns["n"], counties))
     data = {"layer": np.full(len(order), layer, dtype=TEXT)}
     data |= {c: _typed(c, np.asarray(columns[c], dtype=object)[order]) for c in STAGED}
     observed = np.datetime64(observed_at.astimezone(dt.UTC).replace(tzinfo=None), "us")
