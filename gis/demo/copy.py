@@ -2,8 +2,9 @@
 once at the end, and each county generated while the one before it is being written."""
 
 import dataclasses
+import itertools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -220,21 +221,36 @@ _ROWS_PER_CHUNK = 50_000
 
 
 def copy_columns(
-    conn: psycopg.Connection, table: str, columns: Columns, *, freeze: bool = False
+    conn: psycopg.Connection,
+    table: str,
+    columns: Columns,
+    *,
+    freeze: bool = False,
+    convert: Callable[[Columns], Columns] | None = None,
 ) -> None:
     """COPY ``columns`` (named as the table's) into ``table`` in binary format, in chunks. The
     queued writer sends each chunk from a thread of its own, so PostgreSQL reads one chunk
-    while numpy builds the next. ``freeze`` (for a table emptied by TRUNCATE in the same
+    while numpy builds the next; ``convert`` makes the table's columns of a chunk, so that it
+    is done meanwhile too. ``freeze`` (for a table emptied by TRUNCATE in the same
     subtransaction): the rows are written frozen, so the statements that read them next do not
     rewrite every page to set their hint bits."""
+    rows = len(next(iter(columns.values())))
+    chunks = (
+        {name: v[start : start + _ROWS_PER_CHUNK] for name, v in columns.items()}
+        for start in range(0, rows, _ROWS_PER_CHUNK)
+    )
+    if convert is not None:
+        chunks = map(convert, chunks)
+    first = next(chunks, None)
+    if first is None:
+        return
     cursor = conn.cursor()
     options = "FORMAT binary, FREEZE" if freeze else "FORMAT binary"
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN ({options})"
+    sql = f"COPY {table} ({', '.join(first)}) FROM STDIN ({options})"
     with cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as copy:
         copy.write(binary.SIGNATURE)
-        for start in range(0, len(next(iter(columns.values()))), _ROWS_PER_CHUNK):
-            cut = slice(start, start + _ROWS_PER_CHUNK)
-            copy.write(binary.rows({name: v[cut] for name, v in columns.items()}).tobytes())
+        for chunk in itertools.chain([first], chunks):
+            copy.write(binary.rows(chunk).tobytes())
         copy.write(binary.TRAILER)
 
 

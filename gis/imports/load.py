@@ -196,19 +196,24 @@ def copy_new(
     conn = _driver(session)
     counties, _ = pd.factorize(columns["county_adcode"], sort=True)  # numbered in code order
     order = np.lexsort((columns["n"], counties))
-    data = {"layer": np.full(len(order), layer, dtype=TEXT)}
-    data |= {c: _typed(c, np.asarray(columns[c], dtype=object)[order]) for c in STAGED}
     observed = np.datetime64(observed_at.astimezone(dt.UTC).replace(tzinfo=None), "us")
-    data["stage_observed_at"] = np.where(
-        data["stage"] != "not_started", observed, np.datetime64("NaT", "us")
-    )
-    data["geom"] = shapely.to_wkb(geometry[order])
+
+    def typed(chunk: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        data = {"layer": np.full(len(chunk["geom"]), layer, dtype=TEXT)}
+        data |= {c: _typed(c, chunk[c]) for c in STAGED}
+        data["stage_observed_at"] = np.where(
+            data["stage"] != "not_started", observed, np.datetime64("NaT", "us")
+        )
+        return data | {"geom": shapely.to_wkb(chunk["geom"])}
+
+    rows = {c: np.asarray(columns[c], dtype=object)[order] for c in STAGED}
+    rows["geom"] = geometry[order]
     # Emptied so that they are loaded without WAL (truncate_assets). They are empty already, and
     # so are the tables its CASCADE reaches (event_photos, report_reviews): their references to
     # asset_events, and those of asset_events to assets, are NOT NULL.
     truncate_assets(conn)
     with _bulk(conn):
-        copy_columns(conn, "assets", data, freeze=True)
+        copy_columns(conn, "assets", rows, freeze=True, convert=typed)
         # Every asset is new: the table was empty and is locked.
         _first_events(conn, "assets a", {"observed": observed_at, "reporter": reporter})
     recount(conn)
