@@ -276,8 +276,9 @@ def _ogc(results: dict[str, Any]) -> list[str]:
         f"{peer['page']['properties_per_feature']} properties | |",
         "",
         "What differs: ours checks the bearer token (one query), counts the matches and builds "
-        "the whole page as JSON inside PostGIS (`json_agg`), joining the kind, county and stage "
-        f"names ({ours['page']['properties_per_feature']} properties), and splices the text "
+        "the whole page as JSON inside PostGIS in the same statement (each feature concatenated "
+        "from JSON pieces, `string_agg`), joining the kind, county and stage "
+        f"names ({ours['page']['properties_per_feature']} properties), and splices the bytes "
         "into the response; tipg has no login, counts the matches, fetches rows through "
         "asyncpg and builds each feature in Python (pydantic models) from the "
         f"{peer['page']['properties_per_feature']} columns asked with `properties=`; its "
