@@ -8,6 +8,7 @@ decimals (about 1 cm).
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -28,45 +29,45 @@ GEOJSON_DECIMALS = 7
 # needed (text, numeric, timestamps), a plain cast for integers and booleans, the JSON text of
 # jsonb as it is, and the names of kinds, counties and stages turned into JSON once per page in
 # ASSET_JOINS. A test checks the result against json_build_object's, value for value.
-_TEXT, _NUMBER, _INTEGER, _JSON = "text", "number", "integer", "json"
+_ESCAPED, _AS_IS = "escaped", "as_is"
 _AS_JSON = {
-    _TEXT: "coalesce(CAST(to_json({}) AS text), 'null')",  # text, numeric, timestamptz
-    _NUMBER: "coalesce(CAST(to_json({}) AS text), 'null')",  # numeric: NaN becomes "NaN"
-    _INTEGER: "coalesce(CAST({} AS text), 'null')",  # integers and booleans
-    _JSON: "coalesce(CAST({} AS text), 'null')",  # jsonb, or JSON text made in ASSET_JOINS
+    # text, numeric (NaN becomes "NaN") and timestamptz, through to_json
+    _ESCAPED: "coalesce(CAST(to_json({}) AS text), 'null')",
+    # integers, booleans, jsonb, and JSON text made in ASSET_JOINS: their text is JSON
+    _AS_IS: "coalesce(CAST({} AS text), 'null')",
 }
 
 # Public properties of an asset: (key, SQL on ``a`` and ASSET_JOINS, how it becomes JSON).
 # Householders' personal data (models.personal_columns) is never part of this list:
 # PERSONAL_PROPERTIES adds it, only for roles allowed to see it.
 PUBLIC_PROPERTIES: tuple[tuple[str, str, str], ...] = (
-    ("code", "a.code", _TEXT),
-    ("layer", "k.layer_json", _JSON),
-    ("kind", "k.kind_json", _JSON),
-    ("kind_zh", "k.name_zh_json", _JSON),
-    ("batch", "a.batch", _INTEGER),
-    ("county_adcode", "c.adcode_json", _JSON),
-    ("county_zh", "c.name_zh_json", _JSON),
-    ("town", "a.town", _TEXT),
-    ("village", "a.village", _TEXT),
-    ("name", "a.name", _TEXT),
-    ("households", "a.households", _INTEGER),
-    ("planned_investment_wan", "a.planned_investment_wan", _NUMBER),
-    ("funds_secured_wan", "a.funds_secured_wan", _NUMBER),
-    ("poverty_alleviated_area", "a.poverty_alleviated_area", _INTEGER),
-    ("worst_hit_area", "a.worst_hit_area", _INTEGER),
-    ("stage", "s.stage_json", _JSON),
-    ("stage_zh", "s.name_zh_json", _JSON),
-    ("percent", "a.percent", _INTEGER),
-    ("stage_observed_at", "a.stage_observed_at", _TEXT),
-    ("version", "a.version", _INTEGER),
-    ("updated_at", "a.updated_at", _TEXT),
-    ("extra", "a.extra", _JSON),
+    ("code", "a.code", _ESCAPED),
+    ("layer", "k.layer_json", _AS_IS),
+    ("kind", "k.kind_json", _AS_IS),
+    ("kind_zh", "k.name_zh_json", _AS_IS),
+    ("batch", "a.batch", _AS_IS),
+    ("county_adcode", "c.adcode_json", _AS_IS),
+    ("county_zh", "c.name_zh_json", _AS_IS),
+    ("town", "a.town", _ESCAPED),
+    ("village", "a.village", _ESCAPED),
+    ("name", "a.name", _ESCAPED),
+    ("households", "a.households", _AS_IS),
+    ("planned_investment_wan", "a.planned_investment_wan", _ESCAPED),
+    ("funds_secured_wan", "a.funds_secured_wan", _ESCAPED),
+    ("poverty_alleviated_area", "a.poverty_alleviated_area", _AS_IS),
+    ("worst_hit_area", "a.worst_hit_area", _AS_IS),
+    ("stage", "s.stage_json", _AS_IS),
+    ("stage_zh", "s.name_zh_json", _AS_IS),
+    ("percent", "a.percent", _AS_IS),
+    ("stage_observed_at", "a.stage_observed_at", _ESCAPED),
+    ("version", "a.version", _AS_IS),
+    ("updated_at", "a.updated_at", _ESCAPED),
+    ("extra", "a.extra", _AS_IS),
 )
 PERSONAL_PROPERTIES: tuple[tuple[str, str, str], ...] = (
-    ("householder_name", "a.householder_name", _TEXT),
-    ("householder_phone", "a.householder_phone", _TEXT),
-    ("extra_personal", "a.extra_personal", _JSON),
+    ("householder_name", "a.householder_name", _ESCAPED),
+    ("householder_phone", "a.householder_phone", _ESCAPED),
+    ("extra_personal", "a.extra_personal", _AS_IS),
 )
 
 # The lookups of an asset's names, each already JSON text: made once per row of these small
@@ -105,6 +106,7 @@ def _object_sql(members: Sequence[tuple[str, str, str]]) -> str:
     return " || ".join(parts) + " || '}'" if parts else "'{}'"
 
 
+@cache
 def asset_feature_sql(
     *,
     personal: bool,
@@ -359,7 +361,7 @@ def find_assets(
             (
                 "distance_m",
                 "round(ST_Distance(a.geom::geography, CAST(:here AS geography))::numeric, 1)",
-                _NUMBER,
+                _ESCAPED,
             ),
         )
         order = "a.geom <-> CAST(:here AS geometry)"
