@@ -110,7 +110,7 @@ def _object_sql(members: Sequence[tuple[str, str, str]]) -> str:
 def asset_feature_sql(
     *,
     personal: bool,
-    extra: Sequence[tuple[str, str, str]] = (),
+    extra: tuple[tuple[str, str, str], ...] = (),  # hashable: the SQL is cached per variant
     lat_lon: bool = False,
 ) -> str:
     """The SQL of one asset (aliased ``a``, with ASSET_JOINS) as a GeoJSON Feature (JSON text);
