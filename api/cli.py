@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -88,7 +89,7 @@ def _transaction(settings: Settings | None = None) -> Iterator[Session]:
             yield session
     except RebuildError as exc:
         _fail(exc)
-    except DBAPIError as exc:
+    except (DBAPIError, psycopg.Error) as exc:  # psycopg's own: the imports' COPY and locks
         if not rolled_back(exc):
             raise
         _fail(colliding_change())

@@ -245,11 +245,13 @@ def import_inventory(
         summary.derived["county_adcode"] = derived
     values["extra"], values["extra_personal"] = rows.extras(sheet.frame, columns)
     step("与数据库核对 checking against the database")
+    good = ~problems.bad
+    # Before the codes are made: a bulk load waiting for another import to end numbers them on
+    # from that one's.
+    bulk = load.bulk_ready(session, int(good.sum()))
     _make_codes(session, layer, values, problems, summary)
     _derive_names(values)
     values["n"] = np.arange(len(sheet.frame))
-    good = ~problems.bad
-    bulk = load.bulk_ready(session, int(good.sum()))
     matched = {}  # in bulk, the table is empty: every row is new
     if not bulk:
         load.stage(session, {k: v[good] for k, v in values.items()}, geometry[good])

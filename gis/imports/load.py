@@ -174,9 +174,25 @@ def _first_events(conn: psycopg.Connection, created: str, params: dict) -> None:
 
 def bulk_ready(session: Session, rows: int) -> bool:
     """Whether ``rows`` new assets are a bulk load: at least BULK_MIN into an empty table. If so
-    the table stays locked until the transaction ends, so that it is still empty when they are
-    written (nothing to check them against) and nobody sees it meanwhile."""
-    return rows >= BULK_MIN and _empty_and_locked(_driver(session))
+    every table the load empties or whose keys it drops stays locked until the transaction
+    ends, so that the table is still empty when they are written (nothing to check them
+    against) and nobody sees it meanwhile. When those locks cannot be had within
+    BULK_LOCK_WAIT, or waiting for them would deadlock (another import read the counties and
+    waits for the assets this one would hold), the rows are staged instead."""
+    if rows < BULK_MIN:
+        return False
+    conn = _driver(session)
+    if conn.execute("SELECT EXISTS (SELECT FROM assets)").fetchone()[0]:
+        return False  # not locked: an import into a kept table leaves it readable
+    conn.execute("SAVEPOINT bulk_locks")
+    try:
+        locked = _empty_and_locked(conn)
+    except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable):
+        locked = False
+    if not locked:
+        conn.execute("ROLLBACK TO SAVEPOINT bulk_locks")  # and the locks it took let go
+    conn.execute("RELEASE SAVEPOINT bulk_locks")
+    return locked
 
 
 def copy_new(
@@ -236,8 +252,30 @@ def _typed(column: str, text: np.ndarray) -> np.ndarray:
     return np.asarray(text, dtype=TEXT)
 
 
+# Every table a bulk load locks: those it empties (assets and its history, with what TRUNCATE
+# ... CASCADE reaches; the recount's tallies and tile cells) and those whose foreign keys to or
+# from them it drops (DROP CONSTRAINT locks the referenced table as well: counties, users...).
+_LOCKED_BY_BULK = """
+SELECT DISTINCT CAST(CAST(t AS regclass) AS text)
+  FROM pg_constraint, unnest(ARRAY[conrelid, confrelid]) AS t
+ WHERE contype = 'f'
+   AND (conrelid = ANY(%(tables)s::regclass[]) OR confrelid = ANY(%(tables)s::regclass[]))
+"""
+# First those that every import (and most requests) read before anything else: a load waiting
+# for them holds nothing yet that the reader will wait for in turn.
+_LOCK_FIRST = ("counties", "assets", "asset_events")
+BULK_LOCK_WAIT = "5s"  # then the rows are staged rather than hold up every reader of the tables
+
+
 def _empty_and_locked(conn: psycopg.Connection) -> bool:
-    conn.execute("LOCK TABLE assets, asset_events IN ACCESS EXCLUSIVE MODE")
+    """Lock what a bulk load locks, all at once; then whether assets is still empty."""
+    related = conn.execute(_LOCKED_BY_BULK, {"tables": ["assets", "asset_events"]}).fetchall()
+    rest = sorted({t for (t,) in related} | {"progress_tallies", "tile_cells"})
+    tables = [*_LOCK_FIRST, *(t for t in rest if t not in _LOCK_FIRST)]
+    before = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (BULK_LOCK_WAIT,))
+    conn.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", (before,))
     return conn.execute("SELECT NOT EXISTS (SELECT FROM assets)").fetchone()[0]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import psycopg
+import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -386,6 +387,103 @@ def test_a_bulk_import_killed_while_writing_leaves_nothing(
             assert [watch.execute(q).fetchone() for q in (_SHAPE, _TRIGGERS)] == before[:2]
         with Session(db.make_engine(url)) as session:
             assert rows_of(session, "SELECT count(*) FROM asset_events") == [(BULK_ROWS // 2,)]
+            for table, rebuild in (("progress_tallies", "tally_rebuild"),
+                                   ("tile_cells", "tile_cells_rebuild")):  # fmt: skip
+                assert_as_recounted(session, f"SELECT t::text FROM {table} t ORDER BY 1", rebuild)
+
+
+# --- Two bulk imports into the empty table at once -----------------------------------------------
+
+
+def _houses(path: Path, first: int, *, codes: bool) -> Path:
+    """BULK_ROWS houses in 卫辉市 from number ``first``, half of them 已开工; with ``codes`` or
+    without (the import then makes them)."""
+    lines = ["编号,类别,县区代码,名称,经度,纬度,形象进度"]
+    lines += [
+        f"{f'FW-410781-6{n:04d}' if codes else ''},一般损坏,{WEIHUI},住房{n},"
+        f"{114.07 + n * 1e-5:.5f},35.40,{'已开工' if n % 2 else ''}"
+        for n in range(first, first + BULK_ROWS)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "files", "codes"),
+    [
+        ("same", (0, 0), True),  # the same file sent twice: the second is refused
+        ("own", (0, BULK_ROWS), True),  # two files of codes of their own: both stored
+        ("coded", (0, BULK_ROWS), False),  # codes made by the import: both stored
+    ],
+)
+def test_two_bulk_imports_into_the_empty_table_at_once(
+    databases: Databases,
+    settings: Settings,
+    tmp_path: Path,
+    case: str,
+    files: tuple[int, int],
+    codes: bool,
+) -> None:
+    """Before: the one whose lock waited for the other's read of the counties was killed as a
+    deadlock, the command ending in a traceback. Both start on the empty table at once (held
+    at their first look at the counties by a lock this test takes): one loads in bulk, the
+    other stages its rows, refused when its codes are taken, else stored (made codes numbered
+    on from the first's). Nothing half-written either way: keys, triggers, tallies and tile
+    cells as they should be."""
+    paths = [_houses(tmp_path / f"{n}.csv", first, codes=codes) for n, first in enumerate(files)]
+    with migrated_database(databases, settings, f"_two_{case}") as url:
+        env = {**os.environ, "REBUILD_DATABASE_URL": url}
+        with (
+            psycopg.connect(conninfo(url), autocommit=True) as watch,
+            psycopg.connect(conninfo(url)) as holder,
+        ):
+            before = [watch.execute(q).fetchone() for q in (_SHAPE, _TRIGGERS)]
+            holder.execute("LOCK TABLE counties IN ACCESS EXCLUSIVE MODE")  # until rollback
+            processes = [
+                subprocess.Popen(
+                    [sys.executable, "-c", _BULK_IMPORT, "import", str(p), "--layer", "houses"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+                for p in paths
+            ]
+            try:
+                waiting = wait_for(
+                    "both imports to wait for the counties",
+                    60,
+                    lambda: (
+                        all(p.poll() is None for p in processes)
+                        and len(found := watch.execute(BLOCKED_BY, (holder.info.backend_pid,))
+                                .fetchall()) == 2
+                        and found
+                    ),
+                )  # fmt: skip
+                assert all("FROM counties" in query for _, query in waiting), waiting
+            finally:
+                holder.rollback()
+                outputs = [p.communicate(timeout=120)[0] for p in processes]
+            assert [watch.execute(q).fetchone() for q in (_SHAPE, _TRIGGERS)] == before
+            stored = watch.execute("SELECT count(*), count(DISTINCT code) FROM assets").fetchone()
+        ended = sorted((p.returncode, out) for p, out in zip(processes, outputs, strict=True))
+        assert all("Traceback" not in out for _, out in ended), ended
+        if case == "same":
+            (won, won_out), (lost, lost_out) = ended
+            assert (won, lost) == (0, 1), ended
+            assert f"已新建 {BULK_ROWS:,}" in won_out
+            # refused by the checks (the other committed first) or by the unique code (both
+            # were writing): either way the codes and what to do
+            words = ("FW-410781-6", "--update", "未导入任何数据", "nothing was imported")
+            assert all(w.lower() in lost_out.lower() for w in words), lost_out
+            assert stored == (BULK_ROWS, BULK_ROWS)
+        else:
+            assert [code for code, _ in ended] == [0, 0], ended
+            assert all(f"已新建 {BULK_ROWS:,}" in out for _, out in ended), ended
+            assert stored == (2 * BULK_ROWS, 2 * BULK_ROWS)
+        with Session(db.make_engine(url)) as session:
+            events = rows_of(session, "SELECT count(*) FROM asset_events")
+            assert events == [(stored[0] // 2,)]
             for table, rebuild in (("progress_tallies", "tally_rebuild"),
                                    ("tile_cells", "tile_cells_rebuild")):  # fmt: skip
                 assert_as_recounted(session, f"SELECT t::text FROM {table} t ORDER BY 1", rebuild)
