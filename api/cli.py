@@ -151,7 +151,10 @@ def import_(
     ] = None,
     header_row: Annotated[
         int | None,
-        typer.Option("--header-row", help="Excel: the header's row number, from 1 as Excel shows"),
+        typer.Option(
+            "--header-row",
+            help="Excel and CSV: the header's row number, from 1 as Excel shows (default: found)",
+        ),
     ] = None,
     sheet: Annotated[
         str | None,

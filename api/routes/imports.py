@@ -37,7 +37,8 @@ def upload_inventory(
     crs: Annotated[str | None, Form(description="WGS84, GCJ-02, BD-09, EPSG:4547 ...")] = None,
     encoding: Annotated[str | None, Form()] = None,
     header_row: Annotated[
-        int | None, Form(description="Excel: the header's row, from 1 as Excel numbers rows")
+        int | None,
+        Form(description="Excel and CSV: the header's row, from 1 as Excel numbers rows"),
     ] = None,
     sheet: Annotated[str | None, Form(description="Excel sheet or GeoPackage layer")] = None,
     mapping: Annotated[UploadFile | None, File(description="a mapping file (TOML)")] = None,

@@ -27,7 +27,7 @@ from gis.imports import load, places, rows
 from gis.imports.columns import Column, load_mapping
 from gis.imports.events import apply_progress
 from gis.imports.problems import MAX_LISTED, Problems, RowProblem
-from gis.imports.read import Sheet, read_sheet
+from gis.imports.read import VECTOR_SUFFIXES, Sheet, read_sheet
 from gis.vocab import KINDS, LAYERS
 
 __all__ = ["ImportOptions", "ImportRejected", "ImportSummary", "RowProblem", "import_inventory"]
@@ -177,10 +177,14 @@ def import_inventory(
     mapping = load_mapping(options.mapping)
     defaults = mapping.read
     step("读取文件 reading the file")
+    header_row = options.header_row
+    if header_row is None and path.suffix.lower() not in VECTOR_SUFFIXES:
+        # A county's mapping file serves its GIS files too, which have no header row to give.
+        header_row = defaults.get("header_row")
     sheet = read_sheet(
         path,
         encoding=options.encoding or defaults.get("encoding"),
-        header_row=defaults.get("header_row") if options.header_row is None else options.header_row,
+        header_row=header_row,
         sheet=options.sheet or defaults.get("sheet"),
         known_header=mapping.knows,
     )

@@ -7,6 +7,7 @@ row 2 is the first data row of a CSV), and the geometry when the format carries 
 
 import csv
 import io
+import itertools
 import re
 import unicodedata
 import zipfile
@@ -71,10 +72,19 @@ def read_sheet(
         raise _bad(f"文件不存在：{path}", f"No such file: {path}")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
-        return _read_csv(path, encoding)
+        return _read_csv(path, encoding, header_row, known_header)
     if suffix in (".xlsx", ".xlsm", ".xls"):
         return _read_xlsx(path, header_row, sheet, known_header)
     if suffix in VECTOR_SUFFIXES:
+        if header_row is not None:
+            raise InvalidInput(
+                f"{path.name} 是 GIS 文件，没有表头行（属性字段名就是列名），不能指定表头行。"
+                "请去掉 --header-row（上传时去掉 header_row）后重新导入；表头行只用于 CSV 和 Excel",
+                f"{path.name} is a GIS file: it has no header row (its attribute names are the "
+                "columns), so no header row can be given. Import it again without --header-row "
+                "(header_row when uploading); a header row applies to CSV and Excel only.",
+                field="header_row",
+            )
         return _read_vector(path, encoding, sheet)
     raise _bad(
         f"不支持的文件类型 {path.suffix or '（无扩展名）'}。请使用 {FORMATS_ZH}",
@@ -121,21 +131,32 @@ def _decode(data: bytes, encoding: str | None, name: str) -> tuple[str, list[tup
     return text, [(f"{name} 的编码{how[0]} {zh}", f"{name}: encoding {how[1]} {en}")]
 
 
-def _read_csv(path: Path, encoding: str | None) -> Sheet:
+def _read_csv(path: Path, encoding: str | None, header_row: int | None, known_header) -> Sheet:
     text, notes = _decode(path.read_bytes(), encoding, path.name)
     if not text.strip():
         raise _bad(f"{path.name} 是空文件", f"{path.name} is empty.")
-    # Tab-separated when the header line holds a tab (Excel's "Unicode text" and "text (tab
-    # delimited)", whatever they are named); else a .csv is comma-separated and a .txt sniffed.
+    # Tab-separated when a line of the first holds more tabs than commas (Excel's "Unicode
+    # text" and "text (tab delimited)", whatever they are named, title rows above the header
+    # included); else a .csv is comma-separated and a .txt sniffed.
+    first_lines = text.split("\n", HEADER_SCAN_ROWS)[:HEADER_SCAN_ROWS]
     sep = None if path.suffix.lower() == ".txt" else ","
-    if "\t" in text.split("\n", 1)[0]:
+    if any(line.count("\t") > line.count(",") for line in first_lines):
         sep = "\t"
+    # The header row found among the first records as in a workbook (a CSV saved from Excel
+    # keeps the title rows above it), read by the csv module: a title row has fewer values.
     try:
+        records = csv.reader(io.StringIO(text), delimiter=sep or ",")
+        head = list(itertools.islice(records, max(HEADER_SCAN_ROWS, header_row or 0)))
+        cells = [[v.strip() for v in row] for row in head[:HEADER_SCAN_ROWS]]
+        given = header_row is not None
+        header_row, found = _header_row(cells, header_row, known_header, path.name, len(head))
         # No header here: pandas would take a first data row one value longer than the header
-        # as an index column and shift every value of the file one column left.
-        cells = pd.read_csv(
+        # as an index column and shift every value of the file one column left. The rows above
+        # the header are skipped: pandas takes the number of columns from the first it reads.
+        body = pd.read_csv(
             io.StringIO(text),
             header=None,
+            skiprows=header_row - 1,
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=False,
@@ -143,21 +164,29 @@ def _read_csv(path: Path, encoding: str | None) -> Sheet:
             engine="python" if sep is None else "c",
         )
     except (pd.errors.ParserError, csv.Error) as exc:
-        raise _csv_problem(path.name, str(exc)) from exc
-    return _from_cells(cells, 1, notes)
+        raise _csv_problem(path.name, str(exc), None if given else header_row) from exc
+    return _from_cells(body, 1, notes + found, above=header_row - 1)
 
 
-def _csv_problem(name: str, message: str) -> InvalidInput:
-    """What pandas could not read, in the clerk's terms."""
+def _csv_problem(name: str, message: str, found: int | None = None) -> InvalidInput:
+    """What pandas could not read, in the clerk's terms; ``found``: the header row, when it
+    was found rather than given."""
     longer = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
     if longer:
         fields, line, saw = longer.groups()
+        where = ("", "")
+        if found is not None:
+            where = (
+                f"；表头取的是第 {found} 行，如表头在别处，请用 --header-row 指明",
+                f"; the header was taken from row {found}: if it is on another row, give it "
+                "with --header-row",
+            )
         return _bad(
             f"{name} 第 {line} 行有 {saw} 个值，而表头只有 {fields} 列（多了逗号，或含逗号的内容"
-            "没有加引号）。请改正该行，或为多出的列加上表头",
+            f"没有加引号）。请改正该行，或为多出的列加上表头{where[0]}",
             f"{name}: line {line} has {saw} values but the header only {fields} columns (an "
             "extra comma, or a value with a comma that is not quoted); fix the line or give "
-            "the extra column a header.",
+            f"the extra column a header{where[1]}.",
         )
     quote = re.search(r"EOF inside string starting at row (\d+)", message)
     if quote:
@@ -173,21 +202,25 @@ def _csv_problem(name: str, message: str) -> InvalidInput:
     )
 
 
-def _from_cells(cells: pd.DataFrame, header_row: int, notes: list[tuple[str, str]]) -> Sheet:
-    """Text cells (every row of the sheet, the header's among them) as a Sheet: the header row's
-    names made unique, the rows below it that hold anything, numbered as the clerk sees them.
-    An unnamed column is kept only when it holds something (merged cells leave empty ones)."""
+def _from_cells(
+    cells: pd.DataFrame, header_row: int, notes: list[tuple[str, str]], *, above: int = 0
+) -> Sheet:
+    """Text cells (every row of the sheet, the header's among them, but ``above`` rows of the
+    file before the first) as a Sheet: the header row's names made unique, the rows below it
+    that hold anything, numbered as the clerk sees them. An unnamed column is kept only when it
+    holds something (merged cells leave empty ones)."""
     names = [str(h).strip() for h in cells.iloc[header_row - 1]]
     body = cells.iloc[header_row:].reset_index(drop=True)
     body.columns = _unique([h or f"列{i + 1}" for i, h in enumerate(names)])
-    rows = np.arange(header_row + 1, header_row + 1 + len(body))
+    first = above + header_row + 1
+    rows = np.arange(first, first + len(body))
     filled = (body != "").any(axis=1).to_numpy()
     keep = [c for c, name in zip(body.columns, names, strict=True) if name or (body[c] != "").any()]
     return Sheet(
         body.loc[filled, keep].reset_index(drop=True),
         rows[filled],
         notes=notes,
-        header_row=header_row,
+        header_row=above + header_row,
     )
 
 
@@ -236,20 +269,31 @@ def _read_xlsx(path: Path, header_row: int | None, sheet: str | None, known_head
         raise _bad(f"{path.name} 的工作表是空的", f"The sheet of {path.name} is empty.")
     width = max(len(row) for row in cells)
     cells = [row + [""] * (width - len(row)) for row in cells]
-    notes: list[tuple[str, str]] = []
+    header_row, notes = _header_row(cells, header_row, known_header, path.name, len(cells))
+    frame = pd.DataFrame(cells, dtype=object).astype(str)
+    return _from_cells(frame, header_row, notes)
+
+
+def _header_row(
+    cells: list[list[str]], header_row: int | None, known_header, name: str, rows: int
+) -> tuple[int, list[tuple[str, str]]]:
+    """The header's row (1-based) among ``cells``, the first rows of a file of ``rows``:
+    ``header_row`` when given, else found; a note for the summary when it is not the first."""
     if header_row is None:
         header_row = _find_header(cells, known_header)
         if header_row > 1:
-            notes.append(
+            return header_row, [
                 (f"表头在第 {header_row} 行（其上为标题）", f"header found on row {header_row}")
-            )
-    if not 1 <= header_row <= len(cells):
+            ]
+    if header_row > rows:
         raise _bad(
-            f"表头行 {header_row} 超出工作表（共 {len(cells)} 行）",
-            f"Header row {header_row} is beyond the sheet's {len(cells)} rows.",
+            f"表头行 {header_row} 超出 {name}（共 {rows} 行）。请改正 --header-row"
+            "（或映射文件中的 header_row），或不填，由系统找到表头",
+            f"Header row {header_row} is beyond the {rows} rows of {name}; correct "
+            "--header-row (or header_row in the mapping file), or leave it out to have the "
+            "header found.",
         )
-    frame = pd.DataFrame(cells, dtype=object).astype(str)
-    return _from_cells(frame, header_row, notes)
+    return header_row, []
 
 
 def _find_header(cells: list[list[str]], known_header) -> int:

@@ -74,6 +74,23 @@ def test_a_header_row_below_1_is_refused_in_the_projects_words(
     assert "行号从 1 开始" in body["message"] and "numbered from 1" in body["message_en"]
 
 
+def test_a_header_row_for_a_gis_file_is_refused(admin_client: TestClient) -> None:
+    """Before: ignored without a word."""
+    frame = gpd.GeoDataFrame(
+        {"编号": ["FW-410781-78201"], "类别": ["一般损坏"], "县区": ["卫辉市"], "名称": ["甲"]},
+        geometry=[Point(114.07, 35.40)],
+        crs=4326,
+    )
+    body = frame.to_json().encode()
+    response = _post(admin_client, body, name="houses.geojson", header_row="2")
+    assert response.status_code == 422
+    answer = response.json()
+    assert (answer["error"], answer["field"]) == ("invalid_input", "header_row")
+    assert answer["message"].startswith("houses.geojson 是 GIS 文件，没有表头行")
+    assert "header_row" in answer["message"] and "no header row" in answer["message_en"]
+    assert _post(admin_client, body, name="houses.geojson").status_code == 200
+
+
 def test_zipped_shapefile(admin_client: TestClient, tmp_path) -> None:
     frame = gpd.GeoDataFrame(
         {"编号": ["FW-410781-78101"], "类别": ["一般损坏"], "县区": ["卫辉市"], "名称": ["甲"]},

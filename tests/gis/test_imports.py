@@ -177,6 +177,68 @@ def test_a_header_row_below_1_is_refused(session: Session, tmp_path: Path, heade
     assert _count(session, "code LIKE 'FW-410781-60%'") == 0
 
 
+def test_csv_title_rows_above_the_header_are_found(session: Session, tmp_path: Path) -> None:
+    """A CSV saved from a workbook with a title (one value, no padding) and a line of who
+    filled it in above the header. Before: "第 2 行有 4 个值，而表头只有 1 列"."""
+    title = "卫辉市2021年水毁农房台账\n填报单位：卫辉市住建局,,,2022年5月\n"
+    bad = "FW-410781-60021,塔,卫辉市,错误类别,测试镇,戊村,114.07,35.40,,,,\n"
+    path = tmp_path / "titled.csv"
+    path.write_text(title + HEADER + "".join(GOOD_ROWS) + bad, encoding="utf-8")
+    with pytest.raises(ImportRejected) as caught:
+        _import(session, path)
+    # the clerk's rows: title 1, who 2, header 3, data from 4
+    assert [(p.row, p.value) for p in caught.value.problems] == [(6, "塔")]
+    summary = _import(session, path, skip_invalid=True)
+    assert (summary.created, summary.skipped, summary.sheet.header_row) == (2, 1, 3)
+    assert ("表头在第 3 行（其上为标题）", "header found on row 3") in summary.notes
+    assert _asset(session, "FW-410781-60002").village == "乙村"
+    longer = tmp_path / "longer.csv"
+    longer.write_text(title + HEADER + GOOD_ROWS[0].replace("\n", ",多出的值\n"), encoding="utf-8")
+    with pytest.raises(InvalidInput, match="line 4 has 13 values but the header only 12"):
+        _import(session, longer)
+
+
+def test_csv_header_row_option_and_mapping(session: Session, tmp_path: Path) -> None:
+    """A header below a preface longer than the rows searched, given by --header-row or by the
+    mapping file's header_row. Before: ignored for a CSV, which was refused for its columns."""
+    preface = "".join(f"说明第 {n + 1} 条\n" for n in range(31))
+    bad = "FW-410781-60022,塔,卫辉市,错误类别,测试镇,戊村,114.07,35.40,,,,\n"
+    path = tmp_path / "preface.csv"
+    path.write_text(preface + HEADER + GOOD_ROWS[0] + bad, encoding="gbk")
+    with pytest.raises(InvalidInput) as caught:  # not searched that far: row 1 taken
+        _import(session, path)
+    assert "第 32 行有 12 个值，而表头只有 1 列" in caught.value.zh
+    assert "表头取的是第 1 行，如表头在别处，请用 --header-row 指明" in caught.value.zh
+    with pytest.raises(ImportRejected) as caught:
+        _import(session, path, header_row=32)
+    assert [(p.row, p.value) for p in caught.value.problems] == [(34, "塔")]
+    mapping = tmp_path / "county.toml"
+    mapping.write_text("[read]\nheader_row = 32\n", encoding="utf-8")
+    summary = _import(session, path, mapping=mapping, skip_invalid=True)
+    assert (summary.created, summary.sheet.header_row) == (1, 32)
+    assert summary.sheet.rows.tolist() == [33, 34]
+    with pytest.raises(InvalidInput) as caught:
+        _import(session, path, header_row=40)
+    assert caught.value.zh.startswith("表头行 40 超出 preface.csv（共 34 行）")
+
+
+def test_a_header_row_for_a_gis_file_is_refused(session: Session, tmp_path: Path) -> None:
+    """Before: ignored without a word. The mapping file's header_row (a county's default for
+    its workbooks) is not a mistake in a GIS file."""
+    for suffix in (".gpkg", ".geojson", ".kml", ".shp"):
+        path = tmp_path / f"houses{suffix}"
+        _houses_frame().to_file(path)
+        with pytest.raises(InvalidInput) as caught:
+            _import(session, path, header_row=2)
+        assert caught.value.field == "header_row"
+        assert caught.value.zh.startswith(f"houses{suffix} 是 GIS 文件，没有表头行")
+        assert "--header-row" in caught.value.zh and "no header row" in caught.value.en
+    assert _count(session, "code LIKE 'FW-410781-6200_'") == 0
+    mapping = tmp_path / "county.toml"
+    mapping.write_text("[read]\nheader_row = 3\n", encoding="utf-8")
+    assert _import(session, tmp_path / "houses.gpkg", mapping=mapping).created == 2
+
+
 def test_one_bad_row_stores_nothing_and_names_row_column_value(
     session: Session, tmp_path: Path
 ) -> None:
