@@ -20,6 +20,7 @@ from gis.crs import wgs84_to_bd09, wgs84_to_gcj02
 from gis.errors import InvalidInput
 from gis.imports import ImportOptions, ImportRejected, import_inventory, load
 from gis.imports.report import PROBLEM_HEADER, write_report
+from tests.recount import assert_as_recounted
 
 IN_WEIHUI = (114.07, 35.40)
 HEADER = "编号,工程类别,县区,工程名称,乡镇,村,经度,纬度,户主,计划投资(万元),户数,备注\n"
@@ -817,3 +818,51 @@ def test_a_bulk_load_stores_what_the_staging_table_stores(
     assert stored[0] == stored[1]
     stages = {r[14] for r in stored[0][0]}
     assert stages == {"not_started", "started", "completed", "preparatory_done"}
+
+
+def test_a_large_import_into_a_kept_table_is_staged(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From load.BULK_MIN rows into a table that holds assets: staged and checked against them.
+    A code already used refuses the file and keeps nothing of it; without one, every row is
+    kept, the tallies and tile cells kept by the triggers are those a recount gives, and the
+    table was not locked against readers meanwhile."""
+    monkeypatch.setattr(load, "BULK_MIN", 50)
+    monkeypatch.setattr(load, "copy_new", None)  # the bulk path would fail
+    _import(session, _csv(tmp_path, GOOD_ROWS))
+    before = [
+        session.execute(text(q)).all()
+        for q in (_STORED, "SELECT t::text FROM progress_tallies t ORDER BY 1", _CELLS)
+    ]
+    rows = [
+        f"FW-410781-7{n:04d},{['一般损坏', '倒塌'][n % 2]},卫辉市,住房{n},甲村,"
+        f"{114.07 + n * 1e-5:.5f},35.40,,,,,{['', '已开工', '竣工'][n % 3]},,,\n"
+        for n in range(60)
+    ]
+    taken = [*rows[:59], rows[59].replace("FW-410781-70059", "FW-410781-60002")]
+    path = tmp_path / "taken.csv"
+    path.write_text(_BULK_HEADER + "".join(taken), encoding="utf-8")
+    with pytest.raises(ImportRejected) as caught:
+        _import(session, path)
+    assert [(p.row, p.value) for p in caught.value.problems] == [(61, "FW-410781-60002")]
+    assert "--update" in caught.value.problems[0].zh
+    after = [
+        session.execute(text(q)).all()
+        for q in (_STORED, "SELECT t::text FROM progress_tallies t ORDER BY 1", _CELLS)
+    ]
+    assert after == before
+
+    path.write_text(_BULK_HEADER + "".join(rows), encoding="utf-8")
+    summary = _import(session, path)
+    assert (summary.created, summary.skipped) == (60, 0)
+    assert _count(session) == 62
+    events = "SELECT count(*) FROM asset_events e JOIN assets a ON a.id = e.asset_id"
+    assert session.execute(text(events + " WHERE a.code LIKE 'FW-410781-7%'")).scalar_one() == 40
+    for table, rebuild in (("progress_tallies", "tally_rebuild"),
+                           ("tile_cells", "tile_cells_rebuild")):  # fmt: skip
+        assert_as_recounted(session, f"SELECT t::text FROM {table} t ORDER BY 1", rebuild)
+    locked = (
+        "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() "
+        "AND relation = 'assets'::regclass AND mode = 'AccessExclusiveLock'"
+    )
+    assert session.execute(text(locked)).scalar_one() == 0
