@@ -319,7 +319,7 @@ def _large(results: dict[str, Any]) -> list[str]:
             f"| {num(t['min'])}–{num(t['max'])} | {r['bytes'] / 1000:,.0f} KB "
             f"| {'' if aim is None else f'≤ {aim:,} ms'} | {met} |"
         )
-    lines += ["", *_tiles(g), "", *_maps(g), "", *_bbox(g), ""]
+    lines += ["", *_tiles(g), "", *_maps(g), "", *_bbox(g), "", *_county_pages(g), ""]
     return lines
 
 
@@ -352,6 +352,50 @@ def _bbox(g: dict[str, Any]) -> list[str]:
             f"{num(q['median_latency_tipg_over_ours'], 2)}× | | | "
             f"{num(q['pages_per_s_ours_over_tipg'], 2)}× | |"
         )
+    lines += _page_cpu(b)
+    return lines
+
+
+def _page_cpu(b: dict[str, Any]) -> list[str]:
+    """What one of our pages cost each party in CPU during the closed loop, from the cores each
+    used and the pages served."""
+    loop = b["identity"]["ours"]["concurrent"]
+    cores = loop.get("cpu_cores")
+    if not cores:
+        return []
+    per_page = {k: cores[k] / loop["pages_per_s"] * 1000 for k in ("server", "postgres")}
+    per_page["load_generator"] = cores["load_generator"] / loop["pages_per_s"] * 1000
+    total = sum(per_page.values())
+    return [
+        "",
+        f"CPU per page in our closed loop without compression: PostgreSQL "
+        f"{num(per_page['postgres'], 1)} ms, our server process {num(per_page['server'], 1)} ms, "
+        f"the load generator {num(per_page['load_generator'], 1)} ms; {num(total, 1)} ms in all, "
+        f"so this machine's {cores.get('machine_cores', 2):g} cores could serve at most "
+        f"{num(cores.get('machine_cores', 2) * 1000 / total)} pages/s at that cost.",
+    ]
+
+
+def _county_pages(g: dict[str, Any]) -> list[str]:
+    if "county_pages" not in g:
+        return []
+    c = g["county_pages"]
+    lines = [
+        f"OGC API items filtered by county: pages of {c['limit']} houses of each of the "
+        f"{c['counties']} counties (`county=` ours, `county_adcode=` tipg), the first and one "
+        f"{c['deep_offset']:,} features in, {c['runs']} passes one request at a time, "
+        "ours and tipg alternately.",
+        "",
+        "| page | server | median ms | p95 ms | min–max ms |",
+        "|---|---|---|---|---|",
+    ]
+    for offset in (0, c["deep_offset"]):
+        for name in ("ours", "tipg"):
+            t = c[f"offset_{offset}"][name]
+            lines.append(
+                f"| offset {offset:,} | {name} | {num(t['median'], 1)} | "
+                f"{num(t['p95'], 1)} | {num(t['min'], 1)}–{num(t['max'], 1)} |"
+            )
     return lines
 
 

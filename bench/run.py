@@ -171,7 +171,11 @@ async def _measure_large(
                 out["bbox_pages"] = await ogc.measure_bbox_pages(
                     http, server.base, viewer, peer.base, boxes, runs=3,
                     clients=options.ogc_clients, seconds=options.ogc_seconds,
+                    cpu=lambda work: _cpu_of(large, server, work),
                 )  # fmt: skip
+                out["county_pages"] = await ogc.measure_county_pages(
+                    http, server.base, viewer, peer.base, ogc.counties(large.engine), runs=3
+                )
     return out
 
 
