@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import db
 from gis.access import Principal
 from gis.errors import InvalidInput
 from gis.progress import SCOPE, end_of, progress, scope_params, state_as_of
@@ -98,6 +99,7 @@ def overdue(
     table = progress(
         session, principal=principal, as_of=as_of, county=county, layer=layer, today=today
     )
+    db.plan_each_time(session)  # a generic plan took twice as long, see there
     late = [r for r in table if r.county_adcode is None and r.status == "overdue"]
     found: list[dict[str, Any]] = []
     for rule in late:
@@ -152,6 +154,7 @@ def stale(
         offset=offset, today=today,
     )  # fmt: skip
     params["stale_before"] = end_of(as_of) - dt.timedelta(days=days)
+    db.plan_each_time(session)
     return [dict(row._mapping) for row in session.execute(_STALE, params)]
 
 
@@ -221,6 +224,7 @@ def money(
         session, principal, as_of=as_of, county=county, layer=layer, limit=limit, offset=0,
         today=today,
     )  # fmt: skip
+    db.plan_each_time(session)
     summary = [dict(r._mapping) for r in session.execute(_MONEY_SUMMARY, params)]
     counties = [r for r in summary if r["county_adcode"] is not None]
     totals = [

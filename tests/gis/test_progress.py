@@ -18,11 +18,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import progress_lists
 from gis.access import ANONYMOUS, Principal
 from gis.assets import create_asset
 from gis.dated_report import write_report
 from gis.errors import Forbidden, InvalidInput
-from gis.progress import progress
+from gis.progress import progress, reached_on
+from tests.plans import generic_and_custom, prefer_generic_plans
 from tests.progress_samples import event
 from tests.samples import IN_WEIHUI, WEIHUI_HOUSE
 
@@ -205,3 +207,30 @@ def test_a_dated_report_says_when_its_day_s_history_changed(
     assert again["numbers_sha256"] != first["numbers_sha256"]
     assert again["history"]["counting_reports"] == 4
     assert again["history"]["reports_received_until"] >= first["history"]["reports_received_until"]
+
+
+DAYS = [dt.date(2021, 10, 1) + dt.timedelta(days=n) for n in range(0, 120, 10)]
+ASKED = {
+    "progress": lambda s, day: progress(s, principal=CITY, as_of=day),
+    "reached_on": lambda s, day: reached_on(s, principal=CITY, days=[day, day + dt.timedelta(1)]),
+    "overdue": lambda s, day: progress_lists.overdue(s, principal=CITY, as_of=day),
+    "stale": lambda s, day: progress_lists.stale(s, principal=CITY, as_of=day, days=30),
+    "money": lambda s, day: progress_lists.money(s, principal=CITY, as_of=day),
+}
+
+
+@pytest.mark.parametrize("asked", ASKED)
+def test_each_day_gets_a_plan_of_its_own(
+    session: Session, houses: dict[str, int], asked: str
+) -> None:
+    """Once a statement has run five times on a connection psycopg prepares it, and PostgreSQL
+    may then keep one generic plan for every day and filter: at a million houses that made
+    /progress 6 times and /progress/overdue twice as slow. Told to prefer generic plans, as it
+    may decide on its own, PostgreSQL must still plan these for each day."""
+    generic, custom = generic_and_custom(session)
+    prefer_generic_plans(session)
+    for day in DAYS:
+        ASKED[asked](session, day)
+    generic_after, custom_after = generic_and_custom(session)
+    assert generic_after == generic
+    assert custom_after > custom
