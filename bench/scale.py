@@ -1,5 +1,6 @@
 """Progress at a million houses, through the real server: the table today and as of a past day,
-the first page of the overdue list, and the city workbook (issue 6's aims: 150 ms, 1 s, 10 s).
+the first page of the overdue list, the city workbook (issue 6's aims: 150 ms, 1 s, 10 s), and
+the newest reports, which county managers review from (all, and one county's).
 
 Each request is timed from sending to the last byte, one at a time, after one warm-up request
 that is not kept (the first query of a fresh connection plans its statements).
@@ -24,6 +25,8 @@ def requests(today: str) -> dict[str, str]:
         "overdue_first_page": f"/progress/overdue?as_of={today}&limit=100",
         "overdue_past_first_page": f"/progress/overdue?as_of={PAST_DAY}&limit=100",
         "workbook": f"/exports/progress.xlsx?as_of={today}",
+        "reports_newest": "/reports?limit=50",
+        "reports_one_county": "/reports?county=410781&limit=50",
     }
 
 

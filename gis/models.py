@@ -136,6 +136,7 @@ class AssetEvent(Base):
     __table_args__ = (
         Index("asset_events_asset_observed", "asset_id", text("observed_at DESC")),
         Index("asset_events_observed", "observed_at"),
+        Index("asset_events_received", text("received_at DESC"), "id"),  # the report list
         # The predicate in PostgreSQL's own spelling, as the database reflects it.
         Index(
             "asset_events_flagged",

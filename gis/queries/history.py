@@ -148,6 +148,7 @@ def report_list(
         clauses.append("r.event_id IS NULL")
     elif review is not None:
         clauses.append("r.decision = :review")
+    db.plan_each_time(session)  # a plan for each county and filter, see there
     return session.execute(
         text(
             f"""
