@@ -92,6 +92,20 @@ def driver_rows(
         return cursor.fetchall() if cursor.description else []
 
 
+def driver_chunks(
+    session: Session, sql: str, params: dict[str, Any], *, size: int, binary: bool = False
+) -> Iterator[list[Any]]:
+    """Run ``sql`` (psycopg placeholders) through a server-side cursor on the session's own
+    connection, in its transaction, and yield its rows ``size`` at a time as named tuples: a
+    result of any length in bounded memory. The cursor is closed when the generator finishes
+    or is closed, so close it before the transaction ends."""
+    driver = session.connection().connection.driver_connection
+    with driver.cursor(name="chunks", row_factory=namedtuple_row) as cursor:
+        cursor.execute(sql, params, binary=binary)
+        while rows := cursor.fetchmany(size):
+            yield rows
+
+
 def plan_each_time(session: Session, *, parallel: bool = True) -> None:
     """For the rest of the transaction, every statement is planned for its own values; with
     ``parallel`` False, without parallel workers.

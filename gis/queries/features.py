@@ -29,45 +29,45 @@ GEOJSON_DECIMALS = 7
 # needed (text, numeric, timestamps), a plain cast for integers and booleans, the JSON text of
 # jsonb as it is, and the names of kinds, counties and stages turned into JSON once per page in
 # ASSET_JOINS. A test checks the result against json_build_object's, value for value.
-_ESCAPED, _AS_IS = "escaped", "as_is"
+ESCAPED, AS_IS = "escaped", "as_is"
 _AS_JSON = {
     # text, numeric (NaN becomes "NaN") and timestamptz, through to_json
-    _ESCAPED: "coalesce(CAST(to_json({}) AS text), 'null')",
+    ESCAPED: "coalesce(CAST(to_json({}) AS text), 'null')",
     # integers, booleans, jsonb, and JSON text made in ASSET_JOINS: their text is JSON
-    _AS_IS: "coalesce(CAST({} AS text), 'null')",
+    AS_IS: "coalesce(CAST({} AS text), 'null')",
 }
 
 # Public properties of an asset: (key, SQL on ``a`` and ASSET_JOINS, how it becomes JSON).
 # Householders' personal data (models.personal_columns) is never part of this list:
 # PERSONAL_PROPERTIES adds it, only for roles allowed to see it.
 PUBLIC_PROPERTIES: tuple[tuple[str, str, str], ...] = (
-    ("code", "a.code", _ESCAPED),
-    ("layer", "k.layer_json", _AS_IS),
-    ("kind", "k.kind_json", _AS_IS),
-    ("kind_zh", "k.name_zh_json", _AS_IS),
-    ("batch", "a.batch", _AS_IS),
-    ("county_adcode", "c.adcode_json", _AS_IS),
-    ("county_zh", "c.name_zh_json", _AS_IS),
-    ("town", "a.town", _ESCAPED),
-    ("village", "a.village", _ESCAPED),
-    ("name", "a.name", _ESCAPED),
-    ("households", "a.households", _AS_IS),
-    ("planned_investment_wan", "a.planned_investment_wan", _ESCAPED),
-    ("funds_secured_wan", "a.funds_secured_wan", _ESCAPED),
-    ("poverty_alleviated_area", "a.poverty_alleviated_area", _AS_IS),
-    ("worst_hit_area", "a.worst_hit_area", _AS_IS),
-    ("stage", "s.stage_json", _AS_IS),
-    ("stage_zh", "s.name_zh_json", _AS_IS),
-    ("percent", "a.percent", _AS_IS),
-    ("stage_observed_at", "a.stage_observed_at", _ESCAPED),
-    ("version", "a.version", _AS_IS),
-    ("updated_at", "a.updated_at", _ESCAPED),
-    ("extra", "a.extra", _AS_IS),
+    ("code", "a.code", ESCAPED),
+    ("layer", "k.layer_json", AS_IS),
+    ("kind", "k.kind_json", AS_IS),
+    ("kind_zh", "k.name_zh_json", AS_IS),
+    ("batch", "a.batch", AS_IS),
+    ("county_adcode", "c.adcode_json", AS_IS),
+    ("county_zh", "c.name_zh_json", AS_IS),
+    ("town", "a.town", ESCAPED),
+    ("village", "a.village", ESCAPED),
+    ("name", "a.name", ESCAPED),
+    ("households", "a.households", AS_IS),
+    ("planned_investment_wan", "a.planned_investment_wan", ESCAPED),
+    ("funds_secured_wan", "a.funds_secured_wan", ESCAPED),
+    ("poverty_alleviated_area", "a.poverty_alleviated_area", AS_IS),
+    ("worst_hit_area", "a.worst_hit_area", AS_IS),
+    ("stage", "s.stage_json", AS_IS),
+    ("stage_zh", "s.name_zh_json", AS_IS),
+    ("percent", "a.percent", AS_IS),
+    ("stage_observed_at", "a.stage_observed_at", ESCAPED),
+    ("version", "a.version", AS_IS),
+    ("updated_at", "a.updated_at", ESCAPED),
+    ("extra", "a.extra", AS_IS),
 )
 PERSONAL_PROPERTIES: tuple[tuple[str, str, str], ...] = (
-    ("householder_name", "a.householder_name", _ESCAPED),
-    ("householder_phone", "a.householder_phone", _ESCAPED),
-    ("extra_personal", "a.extra_personal", _AS_IS),
+    ("householder_name", "a.householder_name", ESCAPED),
+    ("householder_phone", "a.householder_phone", ESCAPED),
+    ("extra_personal", "a.extra_personal", AS_IS),
 )
 
 # The lookups of an asset's names, each already JSON text: made once per row of these small
@@ -94,15 +94,20 @@ _GEOMETRY = {
 }
 
 
-def _object_sql(members: Sequence[tuple[str, str, str]]) -> str:
+def object_sql(members: Sequence[tuple[str, str, str]], more: Sequence[str] = ()) -> str:
     """SQL concatenating a JSON object (text) of ``members``: (key, SQL value, how it becomes
-    JSON, one of ``_AS_JSON``). Keys are constants of this module."""
+    JSON, one of ``_AS_JSON``). Keys are constants of the calling module. ``more``: SQL of
+    further members after them, each JSON text starting with a comma (for keys that are data,
+    bound as parameters)."""
     parts = []
     for index, (key, value, how) in enumerate(members):
         if not re.fullmatch(r"[a-z_]+", key):
             raise ValueError(f"not a property key: {key!r}")
         parts.append(f"""'{"{" if index == 0 else ","}"{key}":'""")
         parts.append(_AS_JSON[how].format(value))
+    if more and not parts:
+        raise ValueError("more members need at least one member before them")
+    parts.extend(more)
     return " || ".join(parts) + " || '}'" if parts else "'{}'"
 
 
@@ -119,7 +124,7 @@ def asset_feature_sql(
     properties = [*PUBLIC_PROPERTIES, *(PERSONAL_PROPERTIES if personal else ()), *extra]
     return f"""
     ('{{"type":"Feature","id":' || CAST(a.id AS text) || ',"geometry":'
-     || {_GEOMETRY[lat_lon]} || ',"properties":' || {_object_sql(properties)} || '}}')
+     || {_GEOMETRY[lat_lon]} || ',"properties":' || {object_sql(properties)} || '}}')
     """
 
 
@@ -371,7 +376,7 @@ def find_assets(
             (
                 "distance_m",
                 "round(ST_Distance(a.geom::geography, CAST(:here AS geography))::numeric, 1)",
-                _ESCAPED,
+                ESCAPED,
             ),
         )
         order = "a.geom <-> CAST(:here AS geometry)"
