@@ -92,6 +92,47 @@ def test_several_reports_in_one_statement(session: Session, houses: dict[str, in
     _assert_exact(session)
 
 
+def test_many_reports_and_reviews_in_one_statement(
+    session: Session, houses: dict[str, int]
+) -> None:
+    """An import writes all its first events in one statement, and a manager may confirm many
+    reports at once: past 64 events (migration 0011) the triggers test them by hashing, and the
+    tallies must stay exact all the same. 75 events over the five houses, in any order of
+    observation, a fifth of them held as conflicts; then 75 reviews in one statement."""
+    reviewer = users.add_user(session, username="bulk-reviewer", password="pw-123456", role="admin")
+    params = {"ids": list(houses.values())}
+    session.execute(
+        text(
+            """
+            INSERT INTO asset_events (id, asset_id, stage, percent, observed_at, flags)
+            SELECT gen_random_uuid(), h.id,
+                   (ARRAY['preparatory_done', 'started', 'completed', 'accepted'])[n % 4 + 1],
+                   (ARRAY[0, 50, 100, 100])[n % 4 + 1],
+                   timestamptz '2021-08-01T09:00+08' + (n * 7 % 15) * interval '6 days',
+                   CAST(CASE WHEN n % 5 = 0 THEN '{conflict}' ELSE '{}' END AS text[])
+              FROM unnest(CAST(:ids AS bigint[])) h(id), generate_series(1, 15) n
+            """
+        ),
+        params,
+    )
+    _assert_exact(session)
+    reviewed = session.execute(
+        text(
+            """
+            INSERT INTO report_reviews (event_id, decision, reviewer_id)
+            SELECT e.id, CASE WHEN row_number() OVER (ORDER BY e.id) % 3 = 0
+                              THEN 'rejected' ELSE 'confirmed' END, :u
+              FROM asset_events e
+             WHERE e.asset_id = ANY(:ids)
+               AND NOT EXISTS (SELECT FROM report_reviews r WHERE r.event_id = e.id)
+            """
+        ),
+        params | {"u": reviewer},
+    ).rowcount
+    assert reviewed >= 64
+    _assert_exact(session)
+
+
 def test_reviews_make_reports_count_or_stop_counting(
     session: Session, houses: dict[str, int]
 ) -> None:
