@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (
+    Busy,
     Conflict,
     DatabaseUnavailable,
     Forbidden,
@@ -45,7 +46,12 @@ STATUS_CODES: dict[type[RebuildError], int] = {
     PreconditionRequired: 428,
     TooManyRequests: 429,
     DatabaseUnavailable: 503,
+    Busy: 503,
 }
+
+# When to try again (seconds): a login throttle lasts 15 minutes; a layer download another
+# holds takes a minute or so.
+RETRY_AFTER: dict[type[RebuildError], str] = {TooManyRequests: "900", Busy: "60"}
 
 # The framework's own refusals (no such path, wrong method, ...) in the same shape.
 _HTTP_ERRORS: dict[int, tuple[str, str, str]] = {
@@ -88,7 +94,8 @@ async def _domain_error(request: Request, exc: RebuildError) -> Response:
         if "sec-fetch-mode" not in request.headers:  # not a browser page: GIS clients may use Basic
             challenge += ', Basic realm="rebuild", charset="UTF-8"'
         return JSONResponse(exc.as_dict(), 401, headers={"WWW-Authenticate": challenge})
-    headers = {"Retry-After": "900"} if status == 429 else None
+    retry = next((RETRY_AFTER[c] for c in type(exc).__mro__ if c in RETRY_AFTER), None)
+    headers = {"Retry-After": retry} if retry else None
     return JSONResponse(exc.as_dict(), status, headers=headers)
 
 

@@ -7,7 +7,7 @@ from fastapi import Depends, FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from api import errors
-from api.deps import database_slots
+from api.deps import database_slots, download_slots
 from api.http import HeadAsGet, PublicFiles, TrustedHosts
 from api.limits import BodyLimit
 from api.routes import (
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = db.session_factory(engine)
         app.state.database_slots = database_slots()
+        app.state.download_slots = download_slots()
         yield
         engine.dispose()
 

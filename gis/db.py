@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from gis import localdb
 from gis.settings import Settings
 
-POOL_SIZE = 10  # connections per process
+POOL_SIZE = 10  # connections per process for requests
+# and more for layer downloads, which stream for minutes on connections of their own (api/deps.py)
+DOWNLOADS = 2
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -42,12 +44,13 @@ def make_engine(url: str) -> Engine:
     # the whole pool, so the next one reconnects.
     # A fixed pool: connections beyond it would be opened and closed under load (a new
     # PostgreSQL backend costs ~10 ms of CPU with its first PostGIS query). The web app admits
-    # at most POOL_SIZE requests at a time to the database (api/deps.py), so none waits here.
+    # at most POOL_SIZE requests and DOWNLOADS layer downloads at a time to the database
+    # (api/deps.py), so none waits here.
     # hide_parameters: values (householders' names and phones among them) never reach a log
     # line or an exception's text.
     engine = create_engine(
         url,
-        pool_size=POOL_SIZE,
+        pool_size=POOL_SIZE + DOWNLOADS,
         max_overflow=0,
         pool_timeout=30,
         pool_recycle=3600,
@@ -76,6 +79,18 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def transaction(engine: Engine) -> Iterator[Session]:
     """The one place that commits: everything inside succeeds together or not at all."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@contextmanager
+def snapshot(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in a transaction of its own that only reads, REPEATABLE READ: every statement
+    sees the database as the first one did, so a file read for minutes is one consistent whole.
+    Closed (rolled back) at the end; the pool resets the connection's characteristics."""
+    with sessions() as session:
+        session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
         yield session
 
 

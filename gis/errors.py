@@ -122,3 +122,9 @@ class PreconditionRequired(RebuildError):
 
 class TooManyRequests(RebuildError):
     code = "too_many_requests"
+
+
+class Busy(RebuildError):
+    """The server is doing as much of this as it will at once; the same request later works."""
+
+    code = "busy"

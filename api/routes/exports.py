@@ -3,12 +3,17 @@ the layers with their state on a day (gis/layer_exports.py), for the reader's co
 householders' personal data only for those allowed to see it."""
 
 import datetime as dt
+import tempfile
+from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
+from fastapi import Path as PathParam
+from fastapi.responses import StreamingResponse
 
-from api.deps import SessionDep
+from api.deps import Download, DownloadDep, SessionDep
 from api.params import County, Day
 from api.security import CurrentPrincipal
 from gis import exports, layer_exports
@@ -19,23 +24,28 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GPKG = "application/geopackage+sqlite3"
 GEOJSON = "application/geo+json"
 
-LayerName = Annotated[str, Path(pattern="^(houses|water_works|roads)$")]
+LayerName = Annotated[str, PathParam(pattern="^(houses|water_works|roads)$")]
 
 
-def _download(body: bytes, media_type: str, filename: str, filename_zh: str | None = None):
+def _headers(filename: str, filename_zh: str | None = None) -> dict[str, str]:
     """An attachment; the Chinese name for browsers that read RFC 6266, ASCII for the rest."""
     disposition = f'attachment; filename="{filename}"'
     if filename_zh:
         disposition += f"; filename*=UTF-8''{quote(filename_zh)}"
-    headers = {"Content-Disposition": disposition, "Cache-Control": "private, no-store"}
-    return Response(body, media_type=media_type, headers=headers)
+    return {"Content-Disposition": disposition, "Cache-Control": "private, no-store"}
+
+
+def _download(body: bytes, media_type: str, filename: str, filename_zh: str | None = None):
+    return Response(body, media_type=media_type, headers=_headers(filename, filename_zh))
 
 
 def _layer_file(
-    body: bytes, media_type: str, layer: str, day: dt.date, county: str | None
-) -> Response:
+    chunks: Iterator[bytes], media_type: str, layer: str, day: dt.date, county: str | None
+) -> StreamingResponse:
+    """A layer streamed as it is read: every check passed before the first chunk."""
     suffix = "gpkg" if media_type == GPKG else "geojson"
-    return _download(body, media_type, f"rebuild-{layer}-{county or 'city'}-{day}.{suffix}")
+    filename = f"rebuild-{layer}-{county or 'city'}-{day}.{suffix}"
+    return StreamingResponse(chunks, media_type=media_type, headers=_headers(filename))
 
 
 def _names(day: dt.date, county: str | None, suffix: str) -> tuple[str, str]:
@@ -82,10 +92,14 @@ def progress_zip(session: SessionDep, principal: CurrentPrincipal, day: Day) -> 
     return _download(body, "application/zip", f"rebuild-progress-counties-{day}.zip")
 
 
+# Pieces of a finished GeoPackage as they are read from disk.
+FILE_PIECE = 1 << 20
+
+
 @router.get(
     "/{layer}.gpkg",
     summary="图层（GeoPackage，QGIS）A layer with its state on a day",
-    response_class=Response,
+    response_class=StreamingResponse,
     responses={200: {"content": {GPKG: {}}}},
 )
 def layer_gpkg(
@@ -93,18 +107,30 @@ def layer_gpkg(
     principal: CurrentPrincipal,
     layer: LayerName,
     day: Day,
+    download: DownloadDep,
     county: County = None,
-) -> Response:
-    frame = layer_exports.layer_frame(
+) -> StreamingResponse:
+    export = layer_exports.check_export(
         session, principal=principal, layer=layer, as_of=day, county=county
     )
-    return _layer_file(layer_exports.geopackage(frame, layer), GPKG, layer, day, county)
+    return _layer_file(download.stream(_geopackage(download, export)), GPKG, layer, day, county)
+
+
+def _geopackage(download: Download, export: layer_exports.LayerExport) -> Generator[bytes]:
+    """The GeoPackage written to a temporary file (it is sent once whole), then the file."""
+    with tempfile.TemporaryDirectory(prefix="rebuild-export-") as folder:
+        path = Path(folder) / f"{export.layer}.gpkg"
+        layer_exports.write_geopackage(download.snapshot(), export, path)
+        download.end_snapshot()  # the file holds what it read
+        with path.open("rb") as file:
+            while piece := file.read(FILE_PIECE):
+                yield piece
 
 
 @router.get(
     "/{layer}.geojson",
     summary="图层（GeoJSON）A layer with its state on a day",
-    response_class=Response,
+    response_class=StreamingResponse,
     responses={200: {"content": {GEOJSON: {}}}},
 )
 def layer_geojson(
@@ -112,9 +138,15 @@ def layer_geojson(
     principal: CurrentPrincipal,
     layer: LayerName,
     day: Day,
+    download: DownloadDep,
     county: County = None,
-) -> Response:
-    frame = layer_exports.layer_frame(
+) -> StreamingResponse:
+    export = layer_exports.check_export(
         session, principal=principal, layer=layer, as_of=day, county=county
     )
-    return _layer_file(layer_exports.geojson(frame), GEOJSON, layer, day, county)
+    return _layer_file(download.stream(_geojson(download, export)), GEOJSON, layer, day, county)
+
+
+def _geojson(download: Download, export: layer_exports.LayerExport) -> Generator[bytes]:
+    """The FeatureCollection as PostGIS writes it, chunk by chunk."""
+    yield from layer_exports.geojson_chunks(download.snapshot(), export)

@@ -3,7 +3,7 @@ who make them: one account per role, committed once per test session."""
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from api.deps import get_session
+from api.deps import Download, get_download, get_session
 from api.main import create_app
 from gis import db, provision, users
 from gis.settings import Settings
@@ -71,8 +71,18 @@ def app_settings(database_url: str, settings: Settings, tmp_path) -> Settings:
 
 @pytest.fixture
 def client(app_settings: Settings, session: Session) -> Iterator[TestClient]:
+    def download_in_the_test() -> Iterator[Download]:
+        # A layer download reads the test's transaction too, not a snapshot of its own
+        # (tests/api/test_layer_exports.py tests those, on committed data).
+        download = Download(lambda: nullcontext(session))
+        try:
+            yield download
+        finally:
+            download.close()
+
     app = create_app(app_settings)
     app.dependency_overrides[get_session] = lambda: session
+    app.dependency_overrides[get_download] = download_in_the_test
     with TestClient(app) as test_client:
         yield test_client
 

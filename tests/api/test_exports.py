@@ -202,48 +202,6 @@ def test_cli_writes_csv_by_suffix(database_url: str, tmp_path) -> None:
     assert out.read_bytes().startswith("\ufeff时间节点 rule".encode())
 
 
-def test_layer_as_a_geopackage_for_qgis(
-    client: TestClient,
-    people: dict[str, Person],
-    houses: dict[str, int],
-    tmp_path,
-) -> None:
-    import pyogrio
-
-    answer = client.get("/exports/houses.gpkg?as_of=2021-10-27", headers=people["viewer"].headers)
-    assert answer.status_code == 200
-    path = tmp_path / "houses.gpkg"
-    path.write_bytes(answer.content)
-    frame = pyogrio.read_dataframe(path, layer="houses")
-    assert frame.crs.to_epsg() == 4326 and len(frame) == 5
-    state = dict(zip(frame["code"], frame["stage"], strict=True))
-    assert state["FW-410781-60001"] == "completed"  # H2 on the 25th
-    assert state["FW-410782-60000"] == "not_started"  # H5's report came later
-    assert "householder_name" not in frame.columns
-    assert set(frame["as_of"]) == {"2021-10-27"}
-
-
-def test_layer_as_geojson_follows_roles(
-    client: TestClient,
-    people: dict[str, Person],
-    houses: dict[str, int],
-) -> None:
-    manager = client.get("/exports/houses.geojson", headers=people["manager_weihui"].headers)
-    features = manager.json()["features"]
-    assert {f["properties"]["county_adcode"] for f in features} == {"410781"}
-    assert features[0]["properties"]["householder_name"] == "张某"
-    viewer = client.get("/exports/houses.geojson", headers=people["viewer"].headers).json()
-    assert "householder_name" not in viewer["features"][0]["properties"]
-    other = client.get(
-        "/exports/houses.geojson?county=410782", headers=people["manager_weihui"].headers
-    )
-    assert other.status_code == 403
-    assert client.get("/exports/bridges.gpkg", headers=people["viewer"].headers).status_code in (
-        404,
-        422,
-    )
-
-
 def test_one_workbook_per_county_in_a_zip(
     client: TestClient, people: dict[str, Person], houses: dict[str, int]
 ) -> None:
