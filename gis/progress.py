@@ -59,26 +59,45 @@ class AsOfSql:
     observed: str
 
 
+def _current(cutoff: str) -> str:
+    """Whether asset ``a``'s current state was already its state before ``:cutoff``."""
+    return f"(a.stage_observed_at IS NULL OR a.stage_observed_at < :{cutoff})"
+
+
+def _newest_before(cutoff: str, columns: str, where: str = "TRUE") -> str:
+    """``columns`` of asset ``a``'s newest counting report observed before ``:cutoff`` (if
+    ``where``)."""
+    return f"""
+        SELECT {columns}
+          FROM counting_events e
+         WHERE {where} AND e.asset_id = a.id AND e.observed_at < :{cutoff}
+         ORDER BY e.observed_at DESC, e.received_at DESC
+         LIMIT 1"""
+
+
 def state_as_of(cutoff: str, alias: str) -> AsOfSql:
     """The state of asset ``a`` before the bound parameter ``:cutoff``. The asset's current
     state is its newest counting report: when that was observed before the cut-off it is also
     the state then, and only assets reported since search their history."""
-    current = f"(a.stage_observed_at IS NULL OR a.stage_observed_at < :{cutoff})"
-    join = f"""
-    LEFT JOIN LATERAL (
-        SELECT e.stage, e.percent, e.observed_at
-          FROM counting_events e
-         WHERE a.stage_observed_at >= :{cutoff}
-           AND e.asset_id = a.id AND e.observed_at < :{cutoff}
-         ORDER BY e.observed_at DESC, e.received_at DESC
-         LIMIT 1) {alias} ON true
-    """
+    current = _current(cutoff)
+    since = f"a.stage_observed_at >= :{cutoff}"  # only the assets reported since search
+    newest = _newest_before(cutoff, "e.stage, e.percent, e.observed_at", since)
+    join = f"LEFT JOIN LATERAL ({newest}) {alias} ON true"
     return AsOfSql(
         join=join,
         stage=f"CASE WHEN {current} THEN a.stage ELSE coalesce({alias}.stage, 'not_started') END",
         percent=f"CASE WHEN {current} THEN a.percent ELSE coalesce({alias}.percent, 0) END",
         observed=f"CASE WHEN {current} THEN a.stage_observed_at ELSE {alias}.observed_at END",
     )
+
+
+def percent_as_of(cutoff: str) -> str:
+    """The percent of asset ``a`` before ``:cutoff``, as ``state_as_of`` gives it, for a query
+    over many assets that needs nothing else of their state: the history is searched by a
+    subquery run only for the assets reported since, where ``state_as_of``'s LATERAL join is
+    entered for every asset (0.6 s of a pass over a million)."""
+    return f"""CASE WHEN {_current(cutoff)} THEN a.percent
+        ELSE coalesce(({_newest_before(cutoff, "e.percent")}), 0) END"""
 
 
 def in_scope(alias: str) -> str:

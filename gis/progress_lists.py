@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from gis import db
 from gis.access import Principal
 from gis.errors import InvalidInput
-from gis.progress import SCOPE, end_of, progress, scope_params, state_as_of
+from gis.progress import SCOPE, end_of, percent_as_of, progress, scope_params, state_as_of
 
 _AS_OF = state_as_of("cutoff", "past")
+_PERCENT = percent_as_of("cutoff")
 
 # One rule's overdue assets, a page of them: the rules are taken one at a time (earliest due
 # first) so that each page walks the index on (layer, county, id) and stops at its limit,
@@ -164,8 +165,8 @@ _MONEY_SUMMARY = text(
            count(*) AS assets,
            sum(a.planned_investment_wan) AS planned_wan,
            sum(a.funds_secured_wan) AS secured_wan,
-           round(avg({_AS_OF.percent}), 1) AS mean_percent_done
-      FROM assets a {_AS_OF.join}
+           round(avg({_PERCENT}), 1) AS mean_percent_done
+      FROM assets a
       JOIN counties c ON c.adcode = a.county_adcode
      WHERE {SCOPE} AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
      GROUP BY GROUPING SETS ((a.county_adcode, c.name_zh, a.layer), (a.layer))
@@ -173,19 +174,23 @@ _MONEY_SUMMARY = text(
     """
 )
 
-# Both sides from one pass over the assets: each side keeps its own top ``limit``.
+# Both sides from one pass over the assets, keeping only those with a gap (the rest would be
+# written out and read twice): each side keeps its own top ``limit``.
 _MONEY_GAPS = text(
     f"""
     WITH measured AS MATERIALIZED (
-        SELECT a.id, a.code, a.name, a.layer, a.kind, a.county_adcode, c.name_zh AS county_zh,
-               a.village, a.planned_investment_wan AS planned_wan,
-               a.funds_secured_wan AS secured_wan,
-               round(100 * a.funds_secured_wan / a.planned_investment_wan, 1) AS percent_funded,
-               {_AS_OF.percent} AS percent_done
-          FROM assets a {_AS_OF.join}
-          JOIN counties c ON c.adcode = a.county_adcode
-         WHERE a.planned_investment_wan > 0 AND a.funds_secured_wan IS NOT NULL
-           AND {SCOPE} AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)
+        SELECT * FROM (
+            SELECT a.id, a.code, a.name, a.layer, a.kind, a.county_adcode,
+                   c.name_zh AS county_zh, a.village, a.planned_investment_wan AS planned_wan,
+                   a.funds_secured_wan AS secured_wan,
+                   round(100 * a.funds_secured_wan / a.planned_investment_wan, 1)
+                       AS percent_funded,
+                   {_PERCENT} AS percent_done
+              FROM assets a
+              JOIN counties c ON c.adcode = a.county_adcode
+             WHERE a.planned_investment_wan > 0 AND a.funds_secured_wan IS NOT NULL
+               AND {SCOPE} AND (CAST(:layer AS text) IS NULL OR a.layer = :layer)) m
+         WHERE abs(m.percent_funded - m.percent_done) >= :gap
     )
     (SELECT true AS money_ahead, * FROM measured m
       WHERE m.percent_funded - m.percent_done >= :gap
