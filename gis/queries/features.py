@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gis import db
 from gis.access import Principal, require_read
-from gis.asset_status import ASSET_STATUSES, asset_status_sql
+from gis.asset_status import ASSET_STATUSES, has_status_sql
 from gis.errors import InvalidParameter, NotFound, UnknownCounty
 from gis.queries.item_filters import Queryable, TimeRange, cql2_clause, time_clauses
 from gis.vocab import KINDS, LAYERS, STAGES
@@ -331,7 +331,7 @@ def asset_page(
     if query.status is not None:
         from gis.progress import china_today  # gis.progress imports this module
 
-        clauses.append(f"{asset_status_sql('a.stage', 'status_day')} = :status")
+        clauses.append(has_status_sql("status_day", "status"))
         params.update(status=query.status, status_day=china_today())
     if query.observed is not None:
         clauses += time_clauses(query.observed, "a.stage_observed_at", params)

@@ -6,13 +6,19 @@ hand on tests/progress_samples.py: rule houses_general_repair, completed by 2021
 """
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
+from shapely.geometry import LineString
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.asset_status import ASSET_STATUSES, asset_status_sql
+from gis.asset_status import ASSET_STATUSES, asset_status_sql, has_status_sql
+from gis.assets import create_asset
 from gis.progress import end_of, state_as_of
+from tests.samples import WEIHUI_HOUSE
+
+HAS_STATUS = has_status_sql("day", "status")
 
 _AS_OF = state_as_of("cutoff", "past")
 _STATUS = text(
@@ -74,3 +80,39 @@ def test_every_rule_must_be_reached_for_done(session: Session, houses: dict[str,
     found = statuses(session, houses, "2021-11-10")
     assert (found["H1"], found["H3"]) == ("pending", "overdue")
     assert statuses(session, houses, "2022-01-01")["H1"] == "overdue"
+
+
+def test_the_status_filter_agrees_with_each_assets_status(
+    session: Session, houses: dict[str, int]
+) -> None:
+    """has_status_sql works the status out per combination of layer, kind, batch and stage;
+    every asset must fall under the status asset_status_sql gives it, on days before and after
+    the due date, roads with their batches included."""
+    road_in = replace(
+        WEIHUI_HOUSE, code="GL-410781-90001", layer="roads", kind="village_road", batch=2,
+        geometry=LineString([(114.06, 35.40), (114.07, 35.41)]), householder_name=None,
+        householder_phone=None,
+    )  # fmt: skip
+    road = create_asset(session, asset_in=road_in)
+    session.execute(
+        text("UPDATE assets SET stage = 'started', percent = 40 WHERE id = :id"), {"id": road}
+    )
+    ids = [*houses.values(), road]
+    for day in ("2021-09-15", "2021-11-10", "2022-07-01"):
+        on = dt.date.fromisoformat(day)
+        each = dict(
+            session.execute(
+                text(
+                    f"SELECT a.id, {asset_status_sql('a.stage', 'day')} FROM assets a "
+                    "WHERE a.id = ANY(:ids)"
+                ),
+                {"ids": ids, "day": on},
+            ).all()
+        )
+        for status in ASSET_STATUSES:
+            matched = session.execute(
+                text(f"SELECT a.id FROM assets a WHERE a.id = ANY(:ids) AND {HAS_STATUS}"),
+                {"ids": ids, "day": on, "status": status},
+            ).scalars()
+            assert set(matched) == {a for a, s in each.items() if s == status}, (day, status)
+        assert len(set(each.values())) > 1  # the days tell statuses apart
