@@ -11,6 +11,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gis.errors import InvalidParameter
 
+# Set in the scope of a HEAD request answered as its GET: a route whose body is costly to make
+# (a layer download) can leave it out (``answers_head``).
+HEAD = "rebuild.head"
+
+
+def answers_head(request: Request) -> bool:
+    """Whether ``request`` is a HEAD answered as its GET, whose body is thrown away."""
+    return bool(request.scope.get(HEAD))
+
 
 class HeadAsGet:
     """ASGI middleware: a HEAD request is answered as its GET, with the same headers and no
@@ -31,7 +40,7 @@ class HeadAsGet:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, without_body)
+        await self.app({**scope, "method": "GET", HEAD: True}, receive, without_body)
 
 
 def host_name(host_header: str) -> str:

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
 from api.deps import Download, DownloadDep, SessionDep
+from api.http import answers_head
 from api.params import County, Day
 from api.security import CurrentPrincipal
 from gis import exports, layer_exports
@@ -40,12 +41,19 @@ def _download(body: bytes, media_type: str, filename: str, filename_zh: str | No
 
 
 def _layer_file(
-    chunks: Iterator[bytes], media_type: str, layer: str, day: dt.date, county: str | None
+    request: Request,
+    chunks: Iterator[bytes],
+    media_type: str,
+    layer: str,
+    day: dt.date,
+    county: str | None,
 ) -> StreamingResponse:
-    """A layer streamed as it is read: every check passed before the first chunk."""
+    """A layer streamed as it is read: every check passed before the first chunk. A HEAD gets
+    the same headers without the layer being read at all (its body would be thrown away)."""
     suffix = "gpkg" if media_type == GPKG else "geojson"
     filename = f"rebuild-{layer}-{county or 'city'}-{day}.{suffix}"
-    return StreamingResponse(chunks, media_type=media_type, headers=_headers(filename))
+    body = iter(()) if answers_head(request) else chunks
+    return StreamingResponse(body, media_type=media_type, headers=_headers(filename))
 
 
 def _names(day: dt.date, county: str | None, suffix: str) -> tuple[str, str]:
@@ -103,6 +111,7 @@ FILE_PIECE = 1 << 20
     responses={200: {"content": {GPKG: {}}}},
 )
 def layer_gpkg(
+    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     layer: LayerName,
@@ -113,7 +122,8 @@ def layer_gpkg(
     export = layer_exports.check_export(
         session, principal=principal, layer=layer, as_of=day, county=county
     )
-    return _layer_file(download.stream(_geopackage(download, export)), GPKG, layer, day, county)
+    chunks = download.stream(_geopackage(download, export))
+    return _layer_file(request, chunks, GPKG, layer, day, county)
 
 
 def _geopackage(download: Download, export: layer_exports.LayerExport) -> Generator[bytes]:
@@ -134,6 +144,7 @@ def _geopackage(download: Download, export: layer_exports.LayerExport) -> Genera
     responses={200: {"content": {GEOJSON: {}}}},
 )
 def layer_geojson(
+    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     layer: LayerName,
@@ -144,7 +155,8 @@ def layer_geojson(
     export = layer_exports.check_export(
         session, principal=principal, layer=layer, as_of=day, county=county
     )
-    return _layer_file(download.stream(_geojson(download, export)), GEOJSON, layer, day, county)
+    chunks = download.stream(_geojson(download, export))
+    return _layer_file(request, chunks, GEOJSON, layer, day, county)
 
 
 def _geojson(download: Download, export: layer_exports.LayerExport) -> Generator[bytes]:

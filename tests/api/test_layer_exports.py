@@ -139,6 +139,32 @@ def test_layer_as_a_geopackage_for_qgis(
     assert not list(Path(tempfile.gettempdir()).glob("rebuild-export-*"))  # deleted once sent
 
 
+@pytest.mark.parametrize("suffix", ["geojson", "gpkg"])
+def test_head_answers_without_reading_the_layer(
+    client: TestClient,
+    headers: dict[str, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    suffix: str,
+) -> None:
+    """A HEAD (a download manager's first look) gets the GET's headers, and the layer, whose
+    body would be thrown away, is not read: at a million houses that would be minutes."""
+
+    def unread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the layer was read for a HEAD")
+
+    monkeypatch.setattr(layer_exports, "geojson_chunks", unread)
+    monkeypatch.setattr(layer_exports, "write_geopackage", unread)
+    url = f"/exports/houses.{suffix}?as_of=2021-10-27&county=410781"
+    answer = client.head(url, headers=headers["viewer"])
+    assert answer.status_code == 200 and answer.content == b""
+    assert answer.headers["content-disposition"] == (
+        f'attachment; filename="rebuild-houses-410781-2021-10-27.{suffix}"'
+    )
+    assert (
+        client.head(url.replace("410781", "999999"), headers=headers["viewer"]).status_code == 422
+    )
+
+
 def test_layer_as_geojson_follows_roles(
     client: TestClient, headers: dict[str, dict[str, str]]
 ) -> None:
